@@ -1,0 +1,42 @@
+# make run  - install what is missing, then run holdfire (worked example until the server lands)
+# make test - install what is missing, then lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := holdfire-data-demo
+
+.PHONY: install run test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	rm -rf $(DEMO)
+	$(BIN)/holdfire import --data $(DEMO) examples/kursk/units.csv examples/kursk/reports.json examples/kursk/measures.geojson
+	-$(BIN)/holdfire check --data $(DEMO) "51.35035, 35.1003" --weapon fpv-drone --type tor
+	-$(BIN)/holdfire check --data $(DEMO) 36UXB5685285590 --weapon guided-missile-small --type 2s1
+	-$(BIN)/holdfire check --data $(DEMO) "51.3000, 35.3500" --weapon 155mm-howitzer --type t-72 --pid observer --pid-detail "OP-3 confirmed hostile crews"
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy --strict src/holdfire
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/python bench/check_latency.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

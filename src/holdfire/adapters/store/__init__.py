@@ -1,0 +1,1 @@
+"""Store adapters: durable event log plus current state (SQLite here; PostgreSQL alongside)."""

@@ -1,0 +1,825 @@
+"""JSON shapes (design.md §5) for domain objects: plain dicts in, plain dicts out, no I/O.
+
+Every ``*_to_dict`` function returns only JSON types (str, int, float, bool, None, list, dict), so
+``json.dumps(..., allow_nan=False)`` always succeeds; every ``*_from_dict`` function is its inverse
+and raises :class:`CodecError` naming the offending field (dotted path, e.g. ``reasons[1].code``)
+for anything it cannot read. Domain rule violations (:class:`DomainError`) are translated into
+``CodecError`` with the same field.
+
+Decisions written down here:
+
+- Times are RFC 3339 in UTC with ``Z``. Whole seconds print without a fraction, millisecond
+  precision prints three digits, anything finer prints six, so a round trip never loses time.
+  Parsing accepts ``Z``, ``z``, numeric offsets and up to nanosecond fractions (truncated to
+  microseconds); a time without a zone is refused.
+- Non-finite optional numbers (NaN, ±inf) are written as ``null`` (unknown). The numbers of a
+  stored ``CheckRequest`` are kept "as received"; a non-finite one is written as ``null`` and read
+  back as NaN, which the engine still refuses (``INVALID_INPUT``).
+- Distances in a Clearance are rounded to 0.1 m on output.
+- A measure whose ``effective_from``/``effective_to`` cannot be read is *not* refused: the bad
+  bound becomes ``None`` and ``window_invalid`` is set, so a restrictive measure counts as active
+  (fail closed). Every other bad measure field raises ``CodecError``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from holdfire.domain.alerts import Alert, AlertKind
+from holdfire.domain.checks import (
+    CheckRequest,
+    Clearance,
+    PidBasis,
+    Reason,
+    ReasonCode,
+    Target,
+    Verdict,
+)
+from holdfire.domain.errors import DomainError
+from holdfire.domain.events import (
+    AlertRaised,
+    CheckEvaluated,
+    Event,
+    MeasureCancelled,
+    MeasureDefined,
+    PositionReported,
+    UnitRegistered,
+)
+from holdfire.domain.identity import Affiliation
+from holdfire.domain.measures import (
+    CircleGeometry,
+    Geometry,
+    LineGeometry,
+    Measure,
+    MeasureKind,
+    MeasureStatus,
+    PolygonGeometry,
+    Side,
+)
+from holdfire.domain.reports import PositionReport
+from holdfire.domain.tables import Mobility
+from holdfire.domain.units import Rings, Unit, UnitStatus
+
+__all__ = [
+    "EVENT_TYPES",
+    "CodecError",
+    "alert_from_dict",
+    "alert_to_dict",
+    "clearance_from_dict",
+    "clearance_to_dict",
+    "event_from_dict",
+    "event_to_dict",
+    "event_type",
+    "format_time",
+    "measure_from_feature",
+    "measure_to_feature",
+    "parse_time",
+    "report_from_dict",
+    "report_to_dict",
+    "unit_from_dict",
+    "unit_to_dict",
+]
+
+JSONDict = dict[str, Any]
+
+_E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T")
+
+
+class CodecError(ValueError):
+    """Input that cannot be read: ``field`` names where, ``message`` says what was wrong.
+
+    ``str(error)`` is ``"<field>: <message>"``, the form the edges show to a person.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------
+# Times
+
+# More than six fractional digits (nanoseconds from some TAK clients): keep the first six.
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``; milliseconds (or microseconds) kept when present."""
+    return _format_time(value, "time")
+
+
+def parse_time(text: str) -> datetime:
+    """Read an RFC 3339 time (``Z`` or an offset) as an aware UTC datetime."""
+    return _parse_time(text, "time")
+
+
+def _format_time(value: datetime, field: str) -> str:
+    if not isinstance(value, datetime):
+        raise CodecError(field, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CodecError(field, "must carry a time zone (use UTC)")
+    utc = value.astimezone(UTC).replace(tzinfo=None)
+    if utc.microsecond == 0:
+        spec = "seconds"
+    elif utc.microsecond % 1000 == 0:
+        spec = "milliseconds"
+    else:
+        spec = "microseconds"
+    return utc.isoformat(timespec=spec) + "Z"
+
+
+def _parse_time(text: object, field: str) -> datetime:
+    if not isinstance(text, str):
+        raise CodecError(field, f"must be an RFC 3339 time string, got {_type_name(text)}")
+    cleaned = _LONG_FRACTION.sub(r"\1", text.strip().upper())
+    try:
+        parsed = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise CodecError(
+            field, f"is not an RFC 3339 time (e.g. 2026-11-22T07:00:00Z): {text!r}"
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise CodecError(field, f"must carry a time zone (e.g. 2026-11-22T07:00:00Z): {text!r}")
+    return parsed.astimezone(UTC)
+
+
+def _opt_time_out(value: datetime | None, field: str) -> str | None:
+    return None if value is None else _format_time(value, field)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading helpers: each takes the mapping, the key and the path prefix used in error messages.
+
+_MISSING: Any = object()
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _obj(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CodecError(field, f"must be an object, got {_type_name(value)}")
+    return value
+
+
+def _get(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> Any:
+    if key in d:
+        return d[key]
+    if default is _MISSING:
+        raise CodecError(prefix + key, "is required")
+    return default
+
+
+def _str(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> str:
+    value = _get(d, key, prefix, default)
+    if not isinstance(value, str):
+        raise CodecError(prefix + key, f"must be a string, got {_type_name(value)}")
+    return value
+
+
+def _opt_str(d: Mapping[str, Any], key: str, prefix: str) -> str | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CodecError(prefix + key, f"must be a string or null, got {_type_name(value)}")
+    return value
+
+
+def _as_float(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CodecError(field, f"must be a number, got {_type_name(value)}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise CodecError(field, f"must be a finite number, got {value!r}")
+    return result
+
+
+def _float(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> float:
+    return _as_float(_get(d, key, prefix, default), prefix + key)
+
+
+def _opt_float(d: Mapping[str, Any], key: str, prefix: str) -> float | None:
+    value = d.get(key)
+    return None if value is None else _as_float(value, prefix + key)
+
+
+def _raw_float(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> float:
+    """A number kept as received: null stands for a non-finite value and reads back as NaN."""
+    value = _get(d, key, prefix, default)
+    return math.nan if value is None else _as_float(value, prefix + key)
+
+
+def _int(d: Mapping[str, Any], key: str, prefix: str) -> int:
+    value = _get(d, key, prefix)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CodecError(prefix + key, f"must be an integer, got {_type_name(value)}")
+    return value
+
+
+def _bool(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> bool:
+    value = _get(d, key, prefix, default)
+    if not isinstance(value, bool):
+        raise CodecError(prefix + key, f"must be true or false, got {_type_name(value)}")
+    return value
+
+
+def _time(d: Mapping[str, Any], key: str, prefix: str) -> datetime:
+    return _parse_time(_get(d, key, prefix), prefix + key)
+
+
+def _opt_time(d: Mapping[str, Any], key: str, prefix: str) -> datetime | None:
+    value = d.get(key)
+    return None if value is None else _parse_time(value, prefix + key)
+
+
+def _enum(
+    cls: type[_E], d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING
+) -> _E:
+    return _enum_value(cls, _get(d, key, prefix, default), prefix + key)
+
+
+def _enum_value(cls: type[_E], value: object, field: str) -> _E:
+    if isinstance(value, cls):
+        return value
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        return cls(value)
+    except (ValueError, TypeError):
+        allowed = ", ".join(m.value for m in cls)
+        raise CodecError(field, f"must be one of {allowed}; got {value!r}") from None
+
+
+def _opt_enum(cls: type[_E], d: Mapping[str, Any], key: str, prefix: str) -> _E | None:
+    if d.get(key) is None:
+        return None
+    return _enum(cls, d, key, prefix)
+
+
+def _str_tuple(d: Mapping[str, Any], key: str, prefix: str) -> tuple[str, ...]:
+    value = d.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise CodecError(prefix + key, f"must be an array of strings, got {_type_name(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise CodecError(f"{prefix}{key}[{i}]", f"must be a string, got {_type_name(item)}")
+    return tuple(value)
+
+
+def _build(prefix: str, make: Callable[[], _T]) -> _T:
+    """Construct a domain object, translating its DomainError into a CodecError."""
+    try:
+        return make()
+    except DomainError as error:
+        raise CodecError(prefix + error.field, error.message) from error
+
+
+def _num_out(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: a non-finite number is unknown (null)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _rounded(value: float | None) -> float | None:
+    out = _num_out(value)
+    return None if out is None else round(out, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# GeoJSON geometry pieces
+
+
+def _position(value: object, field: str) -> tuple[float, float]:
+    """A GeoJSON position [lon, lat] (an altitude, if any, is ignored)."""
+    if not isinstance(value, list | tuple) or len(value) < 2:
+        raise CodecError(field, "must be a position [lon, lat]")
+    return (_as_float(value[0], f"{field}[0]"), _as_float(value[1], f"{field}[1]"))
+
+
+def _positions(value: object, field: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(value, list | tuple):
+        raise CodecError(field, f"must be an array of positions, got {_type_name(value)}")
+    return tuple(_position(p, f"{field}[{i}]") for i, p in enumerate(value))
+
+
+def _rings_from(value: object, field: str) -> Rings:
+    if not isinstance(value, list | tuple):
+        raise CodecError(field, f"must be an array of linear rings, got {_type_name(value)}")
+    return tuple(_positions(ring, f"{field}[{i}]") for i, ring in enumerate(value))
+
+
+def _rings_out(rings: Rings) -> list[list[list[float]]]:
+    return [[[float(lon), float(lat)] for lon, lat in ring] for ring in rings]
+
+
+def _polygon_from(value: object, field: str) -> Rings:
+    geometry = _obj(value, field)
+    kind = geometry.get("type")
+    if kind != "Polygon":
+        raise CodecError(f"{field}.type", f"must be 'Polygon', got {kind!r}")
+    return _rings_from(_get(geometry, "coordinates", f"{field}."), f"{field}.coordinates")
+
+
+def _polygon_out(rings: Rings) -> JSONDict:
+    return {"type": "Polygon", "coordinates": _rings_out(rings)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit
+
+
+def unit_to_dict(unit: Unit) -> JSONDict:
+    return {
+        "uid": unit.uid,
+        "callsign": unit.callsign,
+        "affiliation": unit.affiliation.value,
+        "nation": unit.nation,
+        "language": unit.language,
+        "mobility": unit.mobility.value,
+        "equipment": list(unit.equipment),
+        "parent": unit.parent,
+        "group": unit.group,
+        "sector": None if unit.sector is None else _polygon_out(unit.sector),
+        "status": unit.status.value,
+    }
+
+
+def unit_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Unit:
+    """Read the §5 Unit shape. Missing optional fields take the Unit defaults; the callsign
+    defaults to the uid. Present but unreadable values are refused."""
+    d = _obj(data, prefix.rstrip(".") or "unit")
+    uid = _str(d, "uid", prefix)
+    sector_value = d.get("sector")
+    sector = None if sector_value is None else _polygon_from(sector_value, prefix + "sector")
+    return _build(
+        prefix,
+        lambda: Unit(
+            uid=uid,
+            callsign=_str(d, "callsign", prefix, uid),
+            affiliation=_enum(Affiliation, d, "affiliation", prefix, Affiliation.FRIEND),
+            nation=_opt_str(d, "nation", prefix),
+            language=_str(d, "language", prefix, "en"),
+            mobility=_enum(Mobility, d, "mobility", prefix, Mobility.UNKNOWN),
+            equipment=_str_tuple(d, "equipment", prefix),
+            parent=_opt_str(d, "parent", prefix),
+            group=_opt_str(d, "group", prefix),
+            sector=sector,
+            status=_enum(UnitStatus, d, "status", prefix, UnitStatus.ACTIVE),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Position report (full-fidelity record form, not the public POST /reports input)
+
+
+def report_to_dict(report: PositionReport) -> JSONDict:
+    return {
+        "uid": report.uid,
+        "lat": float(report.lat),
+        "lon": float(report.lon),
+        "observed_at": _format_time(report.observed_at, "observed_at"),
+        "received_at": _format_time(report.received_at, "received_at"),
+        "source": report.source,
+        "reporter": report.reporter,
+        "authenticated": report.authenticated,
+        "ce_m": _num_out(report.ce_m),
+        "hae_m": _num_out(report.hae_m),
+        "cell_m": float(report.cell_m),
+        "datum": report.datum,
+        "datum_error_m": float(report.datum_error_m),
+        "affiliation": None if report.affiliation is None else report.affiliation.value,
+        "mobility": None if report.mobility is None else report.mobility.value,
+        "callsign": report.callsign,
+        "course_deg": _num_out(report.course_deg),
+        "speed_mps": _num_out(report.speed_mps),
+        "stale_at": _opt_time_out(report.stale_at, "stale_at"),
+        "time_assumed": report.time_assumed,
+        "suspect_time": report.suspect_time,
+    }
+
+
+def report_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> PositionReport:
+    d = _obj(data, prefix.rstrip(".") or "report")
+    return _build(
+        prefix,
+        lambda: PositionReport(
+            uid=_str(d, "uid", prefix),
+            lat=_float(d, "lat", prefix),
+            lon=_float(d, "lon", prefix),
+            observed_at=_time(d, "observed_at", prefix),
+            received_at=_time(d, "received_at", prefix),
+            source=_str(d, "source", prefix),
+            reporter=_str(d, "reporter", prefix),
+            authenticated=_bool(d, "authenticated", prefix, False),
+            ce_m=_opt_float(d, "ce_m", prefix),
+            hae_m=_opt_float(d, "hae_m", prefix),
+            cell_m=_float(d, "cell_m", prefix, 0.0),
+            datum=_str(d, "datum", prefix, "WGS84"),
+            datum_error_m=_float(d, "datum_error_m", prefix, 0.0),
+            affiliation=_opt_enum(Affiliation, d, "affiliation", prefix),
+            mobility=_opt_enum(Mobility, d, "mobility", prefix),
+            callsign=_opt_str(d, "callsign", prefix),
+            course_deg=_opt_float(d, "course_deg", prefix),
+            speed_mps=_opt_float(d, "speed_mps", prefix),
+            stale_at=_opt_time(d, "stale_at", prefix),
+            time_assumed=_bool(d, "time_assumed", prefix, False),
+            suspect_time=_bool(d, "suspect_time", prefix, False),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Measure (GeoJSON Feature)
+
+
+def _geometry_out(geometry: Geometry | None) -> JSONDict | None:
+    if geometry is None:
+        return None
+    if isinstance(geometry, CircleGeometry):
+        return {"type": "Point", "coordinates": [float(geometry.lon), float(geometry.lat)]}
+    if isinstance(geometry, LineGeometry):
+        return {
+            "type": "LineString",
+            "coordinates": [[float(lon), float(lat)] for lon, lat in geometry.coords],
+        }
+    return _polygon_out(geometry.rings)
+
+
+def measure_to_feature(measure: Measure) -> JSONDict:
+    properties: JSONDict = {
+        "id": measure.id,
+        "kind": measure.kind.value,
+        "name": measure.name,
+        "establishing_hq": measure.establishing_hq,
+        "effective_from": _opt_time_out(measure.effective_from, "properties.effective_from"),
+        "effective_to": _opt_time_out(measure.effective_to, "properties.effective_to"),
+        "status": measure.status.value,
+        "category": measure.category,
+        "friendly_side": None if measure.friendly_side is None else measure.friendly_side.value,
+        "unit": measure.unit,
+        "originator": measure.originator,
+        "window_invalid": measure.window_invalid,
+    }
+    if isinstance(measure.geometry, CircleGeometry):
+        properties["radius_m"] = float(measure.geometry.radius_m)
+    return {
+        "type": "Feature",
+        "id": measure.id,
+        "geometry": _geometry_out(measure.geometry),
+        "properties": properties,
+    }
+
+
+def _geometry_from(value: object, properties: Mapping[str, Any]) -> Geometry | None:
+    if value is None:
+        return None
+    geometry = _obj(value, "geometry")
+    kind = geometry.get("type")
+    coordinates = _get(geometry, "coordinates", "geometry.")
+    if kind == "Point":
+        lon, lat = _position(coordinates, "geometry.coordinates")
+        if properties.get("radius_m") is None:
+            raise CodecError("properties.radius_m", "is required for a Point geometry")
+        radius = _float(properties, "radius_m", "properties.")
+        if radius < 0:
+            raise CodecError("properties.radius_m", f"must be >= 0, got {radius!r}")
+        return _build("geometry.", lambda: CircleGeometry(lat=lat, lon=lon, radius_m=radius))
+    if kind == "LineString":
+        coords = _positions(coordinates, "geometry.coordinates")
+        return _build("", lambda: LineGeometry(coords))
+    if kind == "Polygon":
+        rings = _rings_from(coordinates, "geometry.coordinates")
+        return _build("", lambda: PolygonGeometry(rings))
+    raise CodecError("geometry.type", f"must be Point, LineString or Polygon, got {kind!r}")
+
+
+def _window_bound(properties: Mapping[str, Any], key: str) -> tuple[datetime | None, bool]:
+    """(time, unreadable): an unreadable bound is dropped and flagged, never refused."""
+    value = properties.get(key)
+    if value is None:
+        return None, False
+    try:
+        return _parse_time(value, f"properties.{key}"), False
+    except CodecError:
+        return None, True
+
+
+def measure_from_feature(data: Mapping[str, Any], *, measure_id: str | None = None) -> Measure:
+    """Read a measure from a GeoJSON Feature.
+
+    The id comes from ``measure_id``, else ``properties.id``, else the feature's ``id``.
+    """
+    feature = _obj(data, "feature")
+    kind_tag = feature.get("type", "Feature")
+    if kind_tag != "Feature":
+        raise CodecError("type", f"must be 'Feature', got {kind_tag!r}")
+    raw_properties = feature.get("properties")
+    properties = {} if raw_properties is None else _obj(raw_properties, "properties")
+    p = "properties."
+
+    mid: object = measure_id
+    if mid is None:
+        mid = properties.get("id")
+    if mid is None:
+        mid = feature.get("id")
+    if mid is None:
+        raise CodecError("id", "is required")
+    if isinstance(mid, bool) or not isinstance(mid, str | int):
+        raise CodecError("id", f"must be a string, got {_type_name(mid)}")
+
+    effective_from, from_bad = _window_bound(properties, "effective_from")
+    effective_to, to_bad = _window_bound(properties, "effective_to")
+    window_invalid = _bool(properties, "window_invalid", p, False) or from_bad or to_bad
+    geometry = _geometry_from(feature.get("geometry"), properties)
+    name = properties.get("name")
+    if name is not None and not isinstance(name, str):
+        raise CodecError(p + "name", f"must be a string, got {_type_name(name)}")
+
+    return _build(
+        "",
+        lambda: Measure(
+            id=str(mid),
+            kind=_enum(MeasureKind, properties, "kind", p),
+            geometry=geometry,
+            name=name or "",
+            establishing_hq=_opt_str(properties, "establishing_hq", p),
+            effective_from=effective_from,
+            effective_to=effective_to,
+            window_invalid=window_invalid,
+            status=_enum(MeasureStatus, properties, "status", p, MeasureStatus.ACTIVE),
+            category=_opt_str(properties, "category", p),
+            friendly_side=_opt_enum(Side, properties, "friendly_side", p),
+            unit=_opt_str(properties, "unit", p),
+            originator=_opt_str(properties, "originator", p),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Check request, reasons and the Clearance
+
+
+def _request_to_dict(request: CheckRequest) -> JSONDict:
+    return {
+        "lat": _num_out(request.lat),
+        "lon": _num_out(request.lon),
+        "weapon": request.weapon,
+        "time": _opt_time_out(request.time, "request.time"),
+        "tle_m": _num_out(request.tle_m),
+        "cell_m": _num_out(request.cell_m),
+        "datum": request.datum,
+        "datum_error_m": _num_out(request.datum_error_m),
+        "target_type": request.target_type,
+        "pid": [basis.value for basis in request.pid],
+        "pid_detail": request.pid_detail,
+        "firing_unit": request.firing_unit,
+        "requester": request.requester,
+    }
+
+
+def _request_from_dict(data: object, prefix: str) -> CheckRequest:
+    d = _obj(data, prefix.rstrip("."))
+    pid_values = _get(d, "pid", prefix, [])
+    if not isinstance(pid_values, list | tuple):
+        raise CodecError(prefix + "pid", f"must be an array, got {_type_name(pid_values)}")
+    pid = tuple(_enum_value(PidBasis, v, f"{prefix}pid[{i}]") for i, v in enumerate(pid_values))
+    return _build(
+        prefix,
+        lambda: CheckRequest(
+            lat=_raw_float(d, "lat", prefix),
+            lon=_raw_float(d, "lon", prefix),
+            weapon=_str(d, "weapon", prefix),
+            time=_opt_time(d, "time", prefix),
+            tle_m=_raw_float(d, "tle_m", prefix, 0.0),
+            cell_m=_raw_float(d, "cell_m", prefix, 0.0),
+            datum=_str(d, "datum", prefix, "WGS84"),
+            datum_error_m=_raw_float(d, "datum_error_m", prefix, 0.0),
+            target_type=_opt_str(d, "target_type", prefix),
+            pid=pid,
+            pid_detail=_opt_str(d, "pid_detail", prefix),
+            firing_unit=_opt_str(d, "firing_unit", prefix),
+            requester=_str(d, "requester", prefix, "anonymous"),
+        ),
+    )
+
+
+def _reason_to_dict(reason: Reason) -> JSONDict:
+    return {
+        "code": reason.code.value,
+        "verdict": reason.verdict.value,
+        "note": reason.note,
+        "subject": reason.subject,
+        "distance_m": _rounded(reason.distance_m),
+        "threshold_m": _rounded(reason.threshold_m),
+        "detail": reason.detail,
+    }
+
+
+def _reason_from_dict(data: object, prefix: str) -> Reason:
+    d = _obj(data, prefix.rstrip("."))
+    return _build(
+        prefix,
+        lambda: Reason(
+            code=_enum(ReasonCode, d, "code", prefix),
+            verdict=_enum(Verdict, d, "verdict", prefix),
+            detail=_str(d, "detail", prefix, ""),
+            subject=_opt_str(d, "subject", prefix),
+            distance_m=_opt_float(d, "distance_m", prefix),
+            threshold_m=_opt_float(d, "threshold_m", prefix),
+            note=_bool(d, "note", prefix, False),
+        ),
+    )
+
+
+def clearance_to_dict(clearance: Clearance) -> JSONDict:
+    return {
+        "id": clearance.id,
+        "verdict": clearance.verdict.value,
+        "reasons": [_reason_to_dict(r) for r in clearance.reasons],
+        "target": {
+            "lat": _num_out(clearance.target.lat),
+            "lon": _num_out(clearance.target.lon),
+            "mgrs": clearance.target.mgrs,
+        },
+        "weapon": clearance.weapon,
+        "impact_time": _format_time(clearance.impact_time, "impact_time"),
+        "evaluated_at": _format_time(clearance.evaluated_at, "evaluated_at"),
+        "valid_until": _format_time(clearance.valid_until, "valid_until"),
+        "picture_version": clearance.picture_version,
+        "request": _request_to_dict(clearance.request),
+    }
+
+
+def clearance_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Clearance:
+    d = _obj(data, prefix.rstrip(".") or "clearance")
+    reasons_value = _get(d, "reasons", prefix)
+    if not isinstance(reasons_value, list | tuple):
+        raise CodecError(prefix + "reasons", f"must be an array, got {_type_name(reasons_value)}")
+    reasons = tuple(
+        _reason_from_dict(r, f"{prefix}reasons[{i}].") for i, r in enumerate(reasons_value)
+    )
+    target_prefix = prefix + "target."
+    target = _obj(_get(d, "target", prefix), prefix + "target")
+    return _build(
+        prefix,
+        lambda: Clearance(
+            id=_str(d, "id", prefix),
+            verdict=_enum(Verdict, d, "verdict", prefix),
+            reasons=reasons,
+            target=Target(
+                lat=_raw_float(target, "lat", target_prefix),
+                lon=_raw_float(target, "lon", target_prefix),
+                mgrs=_str(target, "mgrs", target_prefix, ""),
+            ),
+            weapon=_str(d, "weapon", prefix),
+            impact_time=_time(d, "impact_time", prefix),
+            evaluated_at=_time(d, "evaluated_at", prefix),
+            valid_until=_time(d, "valid_until", prefix),
+            picture_version=_int(d, "picture_version", prefix),
+            request=_request_from_dict(_get(d, "request", prefix), prefix + "request."),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Alert
+
+
+def alert_to_dict(alert_id: str, alert: Alert) -> JSONDict:
+    return {
+        "id": alert_id,
+        "kind": alert.kind.value,
+        "subjects": list(alert.subjects),
+        "recipients": list(alert.recipients),
+        "created_at": _format_time(alert.created_at, "created_at"),
+        "cleared_at": None,  # the Alert value has no clearing yet; kept for the §5 shape
+        "detail": alert.detail,
+    }
+
+
+def alert_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> tuple[str, Alert]:
+    """Inverse of :func:`alert_to_dict`: returns ``(alert_id, alert)``."""
+    d = _obj(data, prefix.rstrip(".") or "alert")
+    alert_id = _str(d, "id", prefix)
+    alert = _build(
+        prefix,
+        lambda: Alert(
+            kind=_enum(AlertKind, d, "kind", prefix),
+            subjects=_str_tuple(d, "subjects", prefix),
+            detail=_str(d, "detail", prefix, ""),
+            created_at=_time(d, "created_at", prefix),
+            recipients=_str_tuple(d, "recipients", prefix),
+        ),
+    )
+    return alert_id, alert
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+EVENT_TYPES = ("unit", "report", "measure", "measure_cancelled", "check", "alert")
+
+
+def event_type(event: Event) -> str:
+    """The ``type`` tag an event carries in its dict form."""
+    if isinstance(event, UnitRegistered):
+        return "unit"
+    if isinstance(event, PositionReported):
+        return "report"
+    if isinstance(event, MeasureDefined):
+        return "measure"
+    if isinstance(event, MeasureCancelled):
+        return "measure_cancelled"
+    if isinstance(event, CheckEvaluated):
+        return "check"
+    if isinstance(event, AlertRaised):
+        return "alert"
+    raise CodecError("type", f"unknown event {type(event).__name__}")
+
+
+def event_to_dict(event: Event) -> JSONDict:
+    tag = event_type(event)
+    if isinstance(event, UnitRegistered):
+        return {
+            "type": tag,
+            "unit": unit_to_dict(event.unit),
+            "at": _format_time(event.at, "at"),
+            "by": event.by,
+        }
+    if isinstance(event, PositionReported):
+        return {"type": tag, "report": report_to_dict(event.report)}
+    if isinstance(event, MeasureDefined):
+        return {
+            "type": tag,
+            "measure": measure_to_feature(event.measure),
+            "at": _format_time(event.at, "at"),
+            "by": event.by,
+        }
+    if isinstance(event, MeasureCancelled):
+        return {
+            "type": tag,
+            "measure_id": event.measure_id,
+            "at": _format_time(event.at, "at"),
+            "by": event.by,
+        }
+    if isinstance(event, CheckEvaluated):
+        return {"type": tag, "clearance": clearance_to_dict(event.clearance)}
+    return {"type": tag, "alert": alert_to_dict(event.alert_id, event.alert)}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    d = _obj(data, "event")
+    tag = _str(d, "type", "")
+    if tag == "unit":
+        return UnitRegistered(
+            unit=unit_from_dict(_obj(_get(d, "unit", ""), "unit"), prefix="unit."),
+            at=_time(d, "at", ""),
+            by=_str(d, "by", ""),
+        )
+    if tag == "report":
+        return PositionReported(
+            report_from_dict(_obj(_get(d, "report", ""), "report"), prefix="report.")
+        )
+    if tag == "measure":
+        try:
+            measure = measure_from_feature(_obj(_get(d, "measure", ""), "measure"))
+        except CodecError as error:
+            raise CodecError(f"measure.{error.field}", error.message) from error
+        return MeasureDefined(measure=measure, at=_time(d, "at", ""), by=_str(d, "by", ""))
+    if tag == "measure_cancelled":
+        return MeasureCancelled(
+            measure_id=_str(d, "measure_id", ""), at=_time(d, "at", ""), by=_str(d, "by", "")
+        )
+    if tag == "check":
+        return CheckEvaluated(
+            clearance_from_dict(_obj(_get(d, "clearance", ""), "clearance"), prefix="clearance.")
+        )
+    if tag == "alert":
+        alert_id, alert = alert_from_dict(_obj(_get(d, "alert", ""), "alert"), prefix="alert.")
+        return AlertRaised(alert_id=alert_id, alert=alert)
+    raise CodecError("type", f"must be one of {', '.join(EVENT_TYPES)}; got {tag!r}")

@@ -1,0 +1,22 @@
+"""Typed settings: a command-line flag wins over the environment (HOLDFIRE_*), which wins over
+the default."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("holdfire-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "holdfire.db"
+
+
+def settings(data_dir: Path | None = None) -> Settings:
+    env = os.environ.get("HOLDFIRE_DATA")
+    return Settings(data_dir=data_dir or (Path(env) if env else DEFAULT_DATA_DIR))

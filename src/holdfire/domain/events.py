@@ -1,0 +1,59 @@
+"""Events: what happened, as recorded in the append-only log and replayed to rebuild state."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from holdfire.domain.alerts import Alert
+from holdfire.domain.checks import Clearance
+from holdfire.domain.measures import Measure
+from holdfire.domain.reports import PositionReport
+from holdfire.domain.units import Unit
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRegistered:
+    """A unit was registered or its registry entry replaced."""
+
+    unit: Unit
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReported:
+    report: PositionReport
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureDefined:
+    measure: Measure
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureCancelled:
+    measure_id: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvaluated:
+    clearance: Clearance
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    alert_id: str
+    alert: Alert
+
+
+Event = (
+    UnitRegistered
+    | PositionReported
+    | MeasureDefined
+    | MeasureCancelled
+    | CheckEvaluated
+    | AlertRaised
+)

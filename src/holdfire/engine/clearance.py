@@ -1,0 +1,501 @@
+"""The check: every rule of design.md §4, strictest verdict wins, every reason returned.
+
+Pure and deterministic: the same request, picture and `now` give the same Clearance apart from
+the id handed in. Anything unknown or malformed makes the answer stricter, never looser.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+
+from holdfire.domain.checks import (
+    PID_BEYOND_APPEARANCE,
+    CheckRequest,
+    Clearance,
+    Reason,
+    ReasonCode,
+    Target,
+    Verdict,
+)
+from holdfire.domain.errors import DomainError
+from holdfire.domain.identity import Affiliation
+from holdfire.domain.measures import CircleGeometry, LineGeometry, Measure, MeasureKind, Side
+from holdfire.domain.numbers import require_distance, require_instant, require_lat_lon
+from holdfire.domain.tables import Weapon
+from holdfire.domain.tracks import TrackState, radius_m, state_at
+from holdfire.engine.picture import Picture
+from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_line, to_mgrs
+
+VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
+MEASURE_MARGIN = timedelta(seconds=60)  # added to the time of flight for measure windows
+MAX_PAST = timedelta(minutes=5)  # an impact time further back is refused
+
+_AREA_RULES = {
+    MeasureKind.NFA: (ReasonCode.NO_FIRE_AREA, Verdict.HOLD),
+    MeasureKind.NSL: (ReasonCode.PROTECTED_SITE, Verdict.HOLD),
+    MeasureKind.CHECKFIRE: (ReasonCode.CHECK_FIRE, Verdict.HOLD),
+    MeasureKind.RFA: (ReasonCode.RESTRICTED_FIRE_AREA, Verdict.COORDINATE),
+    MeasureKind.RTL: (ReasonCode.RESTRICTED_TARGET, Verdict.COORDINATE),
+    MeasureKind.ACA: (ReasonCode.AIRSPACE_COORDINATION_AREA, Verdict.COORDINATE),
+    MeasureKind.RFL: (ReasonCode.RESTRICTED_FIRE_LINE, Verdict.COORDINATE),
+    MeasureKind.BOUNDARY: (ReasonCode.BOUNDARY, Verdict.COORDINATE),
+}
+# Measures that matter beyond the footprint: fires that cross them need coordination.
+_CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.ACA})
+
+
+@dataclass(frozen=True, slots=True)
+class _Aim:
+    """Everything the rules share about one check."""
+
+    lat: float
+    lon: float
+    at: datetime  # radii and states are taken at max(impact time, now)
+    window: tuple[datetime, datetime]  # measures in force at any instant of it count
+    weapon: Weapon
+    error_m: float  # E = TLE + CEP + target cell half-diagonal + datum error
+    frame: LocalFrame
+    point: Point  # the aimpoint in the frame
+    firer: tuple[float, float] | None  # the firing unit's position (lat, lon), if known
+
+    @property
+    def footprint_m(self) -> float:
+        return self.weapon.red01_m + self.error_m
+
+
+def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id: str) -> Clearance:
+    """Answer one check against the picture as it stands at `now`."""
+    reasons: list[Reason] = []
+    problems = _problems(request, now)
+    try:
+        require_lat_lon(request.lat, request.lon)
+    except DomainError as exc:
+        reasons.append(_invalid([*problems, str(exc)]))
+        return _clearance(picture, request, now, check_id, reasons, mgrs="")
+    if problems:
+        reasons.append(_invalid(problems))
+        request = _sanitised(request)
+
+    weapon = picture.tables.weapons.get(request.weapon.strip().lower())
+    if weapon is None:
+        weapon = picture.tables.worst_weapon()
+        reasons.append(
+            Reason(
+                ReasonCode.UNKNOWN_WEAPON,
+                Verdict.HOLD,
+                f"weapon {request.weapon!r} is not in the weapon table; the other rules were "
+                "weighed with the most demanding profile of the table",
+                subject=request.weapon,
+            )
+        )
+    impact = request.time or now
+    if impact.tzinfo is None:
+        impact = now
+    frame = frame_for(request.lat, request.lon)
+    aim = _Aim(
+        lat=request.lat,
+        lon=request.lon,
+        at=max(impact, now),
+        window=(min(impact, now), max(impact, now) + _flight(weapon) + MEASURE_MARGIN),
+        weapon=weapon,
+        error_m=request.tle_m + weapon.cep_m + request.cell_m + request.datum_error_m,
+        frame=frame,
+        point=Point(*frame.to_xy(request.lat, request.lon)),
+        firer=_firer_position(picture, request.firing_unit),
+    )
+    reasons += _track_reasons(picture, aim)
+    reasons += _unlocated_reasons(picture, aim)
+    reasons += _measure_reasons(picture, aim)
+    reasons += _unit_check_fire_reasons(picture, request, aim)
+    reasons += _lookalike_reasons(picture, request, aim)
+    return _clearance(picture, request, now, check_id, reasons, mgrs=to_mgrs(aim.lat, aim.lon))
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+def _problems(request: CheckRequest, now: datetime) -> list[str]:
+    """Values that should have been refused at the edge; each one makes the verdict HOLD."""
+    problems: list[str] = []
+    for field in ("tle_m", "cell_m", "datum_error_m"):
+        try:
+            require_distance(field, getattr(request, field))
+        except DomainError as exc:
+            problems.append(str(exc))
+    try:
+        require_instant("time", request.time, optional=True)
+        if request.time is not None and request.time < now - MAX_PAST:
+            problems.append("time: more than 5 minutes in the past")
+    except DomainError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def _sanitised(request: CheckRequest) -> CheckRequest:
+    """Bad numbers are read as 0 so the other rules can still name what they find."""
+
+    def fix(value: float) -> float:
+        ok = isinstance(value, int | float) and math.isfinite(value) and value >= 0
+        return float(value) if ok else 0.0
+
+    time = request.time if request.time is not None and request.time.tzinfo else None
+    return replace(
+        request,
+        tle_m=fix(request.tle_m),
+        cell_m=fix(request.cell_m),
+        datum_error_m=fix(request.datum_error_m),
+        time=time,
+    )
+
+
+def _invalid(problems: list[str]) -> Reason:
+    return Reason(
+        ReasonCode.INVALID_INPUT,
+        Verdict.HOLD,
+        "invalid input reached the check: " + "; ".join(problems),
+    )
+
+
+def _flight(weapon: Weapon) -> timedelta:
+    return timedelta(seconds=weapon.time_of_flight_s)
+
+
+def _firer_position(picture: Picture, uid: str | None) -> tuple[float, float] | None:
+    track = picture.track(uid) if uid else None
+    if track is None:
+        return None
+    return (track.latest.lat, track.latest.lon)
+
+
+# --- tracks --------------------------------------------------------------------------------
+
+
+def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+    w = aim.weapon
+    reach = max(w.red10_m, w.red01_m, w.danger_close_m) + aim.error_m
+    entries = picture.positions_near(aim.lat, aim.lon, reach, aim.at)
+    if not entries:
+        return []
+    ts = aim.at.timestamp()
+    lats = np.fromiter((e.lat for e in entries), float, len(entries))
+    lons = np.fromiter((e.lon for e in entries), float, len(entries))
+    radii = np.fromiter((e.radius_at(ts) for e in entries), float, len(entries))
+    distances = distances_m(aim.lat, aim.lon, lats, lons)
+    best: dict[str, Reason] = {}
+    for i in np.flatnonzero(distances - radii < reach):
+        entry = entries[int(i)]
+        track = picture.track(entry.uid)
+        if track is None or not picture.weighed(entry.uid):
+            continue
+        report = next(r for r in track.positions if r.reporter_key == entry.key)
+        mobility = picture.mobility_of(entry.uid)
+        reason = _track_reason(
+            picture,
+            entry.uid,
+            float(distances[i]),
+            radius_m(report, mobility, aim.at),
+            state_at(report, mobility, aim.at),
+            aim,
+            report.authenticated,
+            report.reporter_key,
+        )
+        current = best.get(entry.uid)
+        if reason is not None and (current is None or reason.sort_key() < current.sort_key()):
+            best[entry.uid] = reason
+    return list(best.values())
+
+
+_Rule = tuple[ReasonCode, Verdict, str, float]
+
+
+def _track_rule(affiliation: Affiliation, state: TrackState, gap: float, aim: _Aim) -> _Rule | None:
+    """Which row of the table a position falls in; `gap` is its distance less its radius."""
+    w, e = aim.weapon, aim.error_m
+    danger_close = max(w.red01_m, w.danger_close_m)
+    neutral = affiliation is Affiliation.NEUTRAL
+    if affiliation.friendly or neutral:
+        if state is not TrackState.FRESH and gap < w.red01_m + e:
+            return (ReasonCode.STALE_FRIENDLY, Verdict.HOLD, "RED 0.1%", w.red01_m)
+        if neutral:
+            if gap < w.red01_m + e:
+                return (ReasonCode.NEUTRAL_IN_DANGER_AREA, Verdict.HOLD, "RED 0.1%", w.red01_m)
+            return None
+        if state is TrackState.FRESH and gap < w.red10_m + e:
+            return (ReasonCode.FRIENDLY_IN_DANGER_AREA, Verdict.HOLD, "RED 10%", w.red10_m)
+        if gap < danger_close + e:
+            return (ReasonCode.DANGER_CLOSE, Verdict.DANGER_CLOSE, "danger close", danger_close)
+        return None
+    if affiliation.unidentified and gap < w.red01_m + e:
+        return (ReasonCode.UNIDENTIFIED_IN_DANGER_AREA, Verdict.COORDINATE, "RED 0.1%", w.red01_m)
+    return None
+
+
+def _track_reason(
+    picture: Picture,
+    uid: str,
+    d: float,
+    r: float,
+    state: TrackState,
+    aim: _Aim,
+    authenticated: bool,
+    reporter: str,
+) -> Reason | None:
+    affiliation = picture.affiliation_of(uid)
+    rule = _track_rule(affiliation, state, d - r, aim)
+    if rule is None:
+        return None
+    code, verdict, label, distance = rule
+    e = aim.error_m
+    unit = picture.unit(uid)
+    name = unit.callsign if unit is not None else uid
+    trust = "" if authenticated else f", reported unauthenticated by {reporter}"
+    return Reason(
+        code,
+        verdict,
+        f"{affiliation} {name} ({state}{trust}) {d:.0f} m from the aimpoint, may be anywhere "
+        f"within {r:.0f} m; {verdict} inside {distance + e + r:.0f} m = {label} {distance:.0f} "
+        f"+ target error {e:.0f} + position radius {r:.0f}",
+        subject=uid,
+        distance_m=d,
+        threshold_m=distance + e + r,
+    )
+
+
+def _unlocated_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+    reasons = []
+    for unit in picture.unlocated():
+        if unit.sector is None:
+            reasons.append(
+                Reason(
+                    ReasonCode.UNLOCATED_FRIENDLY,
+                    Verdict.NO_KNOWN_CONFLICT,
+                    f"{unit.affiliation} {unit.callsign} is active but has never reported and "
+                    "has no sector: its position is unknown",
+                    subject=unit.uid,
+                    note=True,
+                )
+            )
+            continue
+        gap = aim.frame.polygon(unit.sector).distance(aim.point)
+        if gap <= aim.footprint_m:
+            reasons.append(
+                Reason(
+                    ReasonCode.UNLOCATED_FRIENDLY,
+                    Verdict.HOLD,
+                    f"{unit.affiliation} {unit.callsign} has never reported and operates in a "
+                    f"sector {gap:.0f} m from the aimpoint (footprint {aim.footprint_m:.0f} m)",
+                    subject=unit.uid,
+                    distance_m=gap,
+                    threshold_m=aim.footprint_m,
+                )
+            )
+    return reasons
+
+
+# --- measures ------------------------------------------------------------------------------
+
+
+def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+    nearby = {m.id: m for m in picture.measures_near(aim.lat, aim.lon, aim.footprint_m)}
+    crossing_reach = aim.weapon.max_range_m + aim.footprint_m
+    if aim.firer is not None:
+        crossing_reach = max(crossing_reach, distance_m(aim.lat, aim.lon, *aim.firer))
+        for m in picture.measures_near(*aim.firer, 0.0):
+            if m.kind is MeasureKind.CHECKFIRE:
+                nearby[m.id] = m
+    for m in picture.measures_near(aim.lat, aim.lon, crossing_reach):
+        if m.kind in _CROSSING_KINDS:
+            nearby[m.id] = m
+    reasons = []
+    for measure_id in sorted(nearby):
+        measure = nearby[measure_id]
+        if measure.kind in _AREA_RULES and measure.counts_during(*aim.window):
+            reason = _measure_reason(picture, measure, aim)
+            if reason is not None:
+                reasons.append(reason)
+    return reasons
+
+
+def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | None:
+    code, verdict = _AREA_RULES[measure.kind]
+    geometry = measure.geometry
+    if isinstance(geometry, CircleGeometry):
+        centre = distance_m(aim.lat, aim.lon, geometry.lat, geometry.lon)
+        gap = max(0.0, centre - geometry.radius_m)
+        # The distance is geodesic; the frame's circle serves the containment and crossing tests.
+        centre_xy = aim.frame.to_xy(geometry.lat, geometry.lon)
+        shape: BaseGeometry = Point(*centre_xy).buffer(geometry.radius_m, quad_segs=64)
+    else:
+        shape = picture.shape_of(measure, aim.frame)
+        gap = float(shape.distance(aim.point))
+    why = _why(measure, shape, gap, aim)
+    if why is None:
+        return None
+    name = measure.name or measure.id
+    ask = _who_to_ask(measure) if verdict is Verdict.COORDINATE else ""
+    return Reason(
+        code,
+        verdict,
+        f"{measure.kind} {name}: {why}{ask}",
+        subject=measure.id,
+        distance_m=gap,
+        threshold_m=aim.footprint_m,
+    )
+
+
+def _why(measure: Measure, shape: BaseGeometry, gap: float, aim: _Aim) -> str | None:
+    """Why the measure applies to this check, or None when it does not."""
+    footprint = aim.footprint_m
+    firer = Point(*aim.frame.to_xy(*aim.firer)) if aim.firer is not None else None
+    kind = measure.kind
+    if kind is MeasureKind.BOUNDARY and not isinstance(measure.geometry, LineGeometry):
+        # A zone: fires landing wholly inside the firing unit's own zone need no consent.
+        if gap > footprint:
+            return None
+        own_zone = (
+            firer is not None
+            and shape.contains(firer)
+            and shape.contains(aim.point)
+            and shape.boundary.distance(aim.point) > footprint
+        )
+        return None if own_zone else f"footprint ({footprint:.0f} m) reaches the zone"
+    if gap <= footprint:
+        return f"footprint ({footprint:.0f} m) touches it, {gap:.0f} m from the aimpoint"
+    if kind is MeasureKind.CHECKFIRE and firer is not None and shape.intersects(firer):
+        return "the firing unit stands inside it"
+    if kind not in _CROSSING_KINDS:
+        return None
+    if firer is not None:
+        if LineString([firer, aim.point]).intersects(shape):
+            return "fires from the firing unit's position cross it"
+        return None
+    if kind is MeasureKind.ACA or not isinstance(shape, LineString):
+        return None
+    if measure.friendly_side is None:
+        return "neither the firing unit's position nor the line's friendly side is known"
+    side = side_of_line(shape, aim.point.x, aim.point.y)
+    far = side < 0 if measure.friendly_side is Side.LEFT else side > 0
+    return "the target lies on the far side from friendly forces" if far else None
+
+
+def _who_to_ask(measure: Measure) -> str:
+    if measure.establishing_hq:
+        return f"; coordinate with {measure.establishing_hq}"
+    return "; coordinate with its establishing HQ (not recorded)"
+
+
+def _unit_check_fire_reasons(picture: Picture, request: CheckRequest, aim: _Aim) -> list[Reason]:
+    reasons = []
+    # A firing unit the registry does not know is as good as none: it could be a typo.
+    known = request.firing_unit is not None and picture.unit(request.firing_unit) is not None
+    firer = request.firing_unit if known else None
+    for measure in picture.unit_check_fires():
+        if not measure.counts_during(*aim.window):
+            continue
+        if firer is None:
+            why = "a unit check fire is in force and the firing unit is not known"
+        elif firer == measure.unit:
+            why = f"check fire on {measure.unit}, the firing unit"
+        else:
+            continue
+        reasons.append(Reason(ReasonCode.CHECK_FIRE, Verdict.HOLD, why, subject=measure.id))
+    return reasons
+
+
+# --- lookalikes ----------------------------------------------------------------------------
+
+
+def _lookalike_reasons(picture: Picture, request: CheckRequest, aim: _Aim) -> list[Reason]:
+    target_type = (request.target_type or "").strip()
+    family = picture.tables.equipment_family(target_type) if target_type else None
+    subject: str | None = None
+    distance: float | None = None
+    if not target_type:
+        why = "no target type stated: a vehicle's look never proves whose it is"
+    elif family is None:
+        why = f"target type {target_type!r} is not in the equipment registry"
+    else:
+        friends = [u for u in picture.fielding(family) if picture.affiliation_of(u.uid).friendly]
+        nations = sorted(
+            picture.friendly_nations().intersection(
+                n.upper() for e in picture.tables.family_members(family) for n in e.fielded_by
+            )
+        )
+        if friends:
+            subject, distance = _nearest(picture, [u.uid for u in friends], aim)
+            unit = picture.unit(subject)
+            where = f"{distance / 1000:.1f} km away" if distance is not None else "position unknown"
+            name = unit.callsign if unit is not None else subject
+            why = f"family {family} is fielded by friendly {name} ({where})"
+        elif nations:
+            why = f"family {family} is fielded by friendly nations: {', '.join(nations)}"
+        else:
+            return []
+    confirmed = bool(set(request.pid) & PID_BEYOND_APPEARANCE) and bool(
+        (request.pid_detail or "").strip()
+    )
+    if confirmed:
+        return [
+            Reason(
+                ReasonCode.LOOKALIKE,
+                Verdict.NO_KNOWN_CONFLICT,
+                f"{why}; identity confirmed by {', '.join(sorted(request.pid))}: "
+                f"{(request.pid_detail or '').strip()}",
+                subject=subject,
+                distance_m=distance,
+                note=True,
+            )
+        ]
+    return [
+        Reason(
+            ReasonCode.LOOKALIKE,
+            Verdict.COORDINATE,
+            f"{why}; confirm identity by observer, hostile act or SIGINT, not by appearance",
+            subject=subject,
+            distance_m=distance,
+        )
+    ]
+
+
+def _nearest(picture: Picture, uids: list[str], aim: _Aim) -> tuple[str, float | None]:
+    best: tuple[float, str] | None = None
+    for uid in uids:
+        track = picture.track(uid)
+        if track is not None:
+            d = distance_m(aim.lat, aim.lon, track.latest.lat, track.latest.lon)
+            if best is None or (d, uid) < best:
+                best = (d, uid)
+    return (best[1], best[0]) if best is not None else (uids[0], None)
+
+
+# --- result --------------------------------------------------------------------------------
+
+
+def _clearance(
+    picture: Picture,
+    request: CheckRequest,
+    now: datetime,
+    check_id: str,
+    reasons: list[Reason],
+    *,
+    mgrs: str,
+) -> Clearance:
+    ordered = tuple(sorted(reasons, key=Reason.sort_key))
+    verdict = Verdict.strictest([r.verdict for r in ordered if not r.note])
+    impact = request.time if request.time is not None and request.time.tzinfo else now
+    return Clearance(
+        id=check_id,
+        verdict=verdict,
+        reasons=ordered,
+        target=Target(lat=request.lat, lon=request.lon, mgrs=mgrs),
+        weapon=request.weapon,
+        impact_time=impact,
+        evaluated_at=now,
+        valid_until=now + VALID_FOR,
+        picture_version=picture.version,
+        request=request,
+    )

@@ -1,0 +1,296 @@
+"""The live picture: the unit registry, every unit's track, and the measures in force.
+
+Pure and clock-free: every call that depends on time is given it. The picture never lets a
+friendly vanish because its data aged; a registered unit leaves only when marked absent or
+retired. What a report may and may not change follows design.md §3 (trust, times, identity).
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shapely.geometry.base import BaseGeometry
+
+from holdfire.domain.alerts import Alert, AlertKind
+from holdfire.domain.identity import Affiliation, more_protected
+from holdfire.domain.measures import (
+    CircleGeometry,
+    LineGeometry,
+    Measure,
+    MeasureKind,
+    PolygonGeometry,
+)
+from holdfire.domain.reports import PositionReport, settle_times
+from holdfire.domain.tables import Mobility, MobilityClass, Tables
+from holdfire.domain.tracks import Track, error_m
+from holdfire.domain.units import Unit, UnitStatus
+from holdfire.engine.spatial import IndexedPosition, MeasureIndex, TrackIndex, degree_box
+from holdfire.geo import LocalFrame, distance_m
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    applied: bool
+    detail: str = ""  # why it was not applied
+    registered: Unit | None = None  # the unit this report registered, if it was unknown
+    alerts: tuple[Alert, ...] = ()
+    report: PositionReport | None = None  # the report as applied (times settled)
+
+
+class Picture:
+    """Current state, indexed for checks. Mutated only through its methods."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.version = 0
+        self._units: dict[str, Unit] = {}
+        self._tracks: dict[str, Track] = {}
+        self._measures: dict[str, Measure] = {}
+        self._track_index = TrackIndex()
+        self._measure_index = MeasureIndex()
+        # Kept up to date on every change so a check never walks the whole registry.
+        self._unlocated: set[str] = set()
+        self._by_family: dict[str, set[str]] = {}
+        self._friendly_nations: Counter[str] = Counter()
+        self._shapes: dict[str, dict[tuple[float, float], BaseGeometry]] = {}
+
+    # --- units -----------------------------------------------------------------------------
+
+    def register_unit(self, unit: Unit) -> None:
+        """Register a unit or replace its entry; its track is re-weighed under the new entry."""
+        previous = self._units.get(unit.uid)
+        if previous is not None:
+            self._forget(previous)
+        self._units[unit.uid] = unit
+        self._remember(unit)
+        self._reindex(unit.uid)
+        self.version += 1
+
+    def unit(self, uid: str) -> Unit | None:
+        return self._units.get(uid)
+
+    def units(self) -> Iterable[Unit]:
+        return self._units.values()
+
+    def mobility_of(self, uid: str) -> MobilityClass:
+        unit = self._units.get(uid)
+        mobility = unit.mobility if unit is not None else None
+        if mobility is None:
+            track = self._tracks.get(uid)
+            mobility = track.latest.mobility if track is not None else None
+        return self.tables.mobility_class(mobility) if mobility else self._unknown_mobility()
+
+    def affiliation_of(self, uid: str) -> Affiliation:
+        """The registry's identity, raised (never lowered) by what kept reports claim."""
+        unit = self._units.get(uid)
+        affiliation = unit.affiliation if unit is not None else Affiliation.UNKNOWN
+        track = self._tracks.get(uid)
+        for report in track.positions if track is not None else ():
+            affiliation = more_protected(affiliation, report.affiliation)
+        return affiliation
+
+    def weighed(self, uid: str) -> bool:
+        """Does this uid count in checks? Everything but units marked absent or retired."""
+        unit = self._units.get(uid)
+        return unit is None or unit.status is UnitStatus.ACTIVE
+
+    def unlocated(self) -> list[Unit]:
+        """Active friendly units that have never reported."""
+        return [self._units[uid] for uid in sorted(self._unlocated)]
+
+    def fielding(self, family: str) -> list[Unit]:
+        """Active units whose equipment belongs to `family`."""
+        return [self._units[uid] for uid in sorted(self._by_family.get(family, ()))]
+
+    def friendly_nations(self) -> frozenset[str]:
+        """Nations of the active friendly units in the registry."""
+        return frozenset(n for n, count in self._friendly_nations.items() if count > 0)
+
+    # --- tracks ----------------------------------------------------------------------------
+
+    def apply_report(self, report: PositionReport) -> ReportOutcome:
+        """Fold one report into the picture (design.md §3)."""
+        report = settle_times(report)
+        registered: Unit | None = None
+        if report.uid not in self._units:
+            registered = Unit(
+                uid=report.uid,
+                callsign=report.callsign or report.uid,
+                affiliation=report.affiliation or Affiliation.FRIEND,
+                mobility=report.mobility or Mobility.UNKNOWN,
+            )
+            self._units[report.uid] = registered
+            self._remember(registered)
+        track = self._tracks.get(report.uid, Track(uid=report.uid))
+        alerts = self._conflicts(track, report)
+        if report.own:
+            if track.own is not None and report.observed_at < track.own.observed_at:
+                return ReportOutcome(False, "older than the unit's own latest fix", registered)
+            # An own fix supersedes other reporters' older claims about the unit.
+            extras = tuple(e for e in track.extras if e.observed_at >= report.observed_at)
+            track = Track(uid=report.uid, own=report, extras=extras)
+        else:
+            if track.own is not None and report.observed_at < track.own.observed_at:
+                return ReportOutcome(
+                    False, "older than the unit's own latest fix", registered, alerts
+                )
+            current = {e.reporter_key: e for e in track.extras}
+            previous = current.get(report.reporter_key)
+            if previous is not None and report.observed_at < previous.observed_at:
+                return ReportOutcome(False, "older than this reporter's latest fix", registered)
+            current[report.reporter_key] = report
+            extras = tuple(current[k] for k in sorted(current))
+            track = Track(uid=report.uid, own=track.own, extras=extras)
+        self._tracks[report.uid] = track
+        self._unlocated.discard(report.uid)
+        self._reindex(report.uid, report.received_at)
+        self.version += 1
+        return ReportOutcome(True, "", registered, alerts, report)
+
+    def track(self, uid: str) -> Track | None:
+        return self._tracks.get(uid)
+
+    def tracks(self) -> Iterable[Track]:
+        """Tracks still in the picture (units marked absent or retired have left it)."""
+        return (t for t in self._tracks.values() if self.weighed(t.uid))
+
+    def positions_near(
+        self, lat: float, lon: float, reach_m: float, at: datetime
+    ) -> list[IndexedPosition]:
+        return self._track_index.near(lat, lon, reach_m, at.timestamp())
+
+    # --- measures --------------------------------------------------------------------------
+
+    def define_measure(self, measure: Measure) -> None:
+        self._measures[measure.id] = measure
+        self._shapes.pop(measure.id, None)
+        geometry = measure.geometry
+        if geometry is None:
+            self._measure_index.remove(measure.id)
+        elif isinstance(geometry, CircleGeometry):
+            self._measure_index.put(
+                measure.id, degree_box(geometry.lat, geometry.lon, geometry.radius_m)
+            )
+        else:
+            coords = (
+                geometry.coords
+                if isinstance(geometry, LineGeometry)
+                else tuple(p for ring in geometry.rings for p in ring)
+            )
+            lons = [c[0] for c in coords]
+            lats = [c[1] for c in coords]
+            self._measure_index.put(measure.id, (min(lons), min(lats), max(lons), max(lats)))
+        self.version += 1
+
+    def cancel_measure(self, measure_id: str) -> bool:
+        if self._measures.pop(measure_id, None) is None:
+            return False
+        self._shapes.pop(measure_id, None)
+        self._measure_index.remove(measure_id)
+        self.version += 1
+        return True
+
+    def measure(self, measure_id: str) -> Measure | None:
+        return self._measures.get(measure_id)
+
+    def measures(self) -> Iterable[Measure]:
+        return self._measures.values()
+
+    def measures_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
+        return [self._measures[i] for i in self._measure_index.near(lat, lon, reach_m)]
+
+    def shape_of(self, measure: Measure, frame: LocalFrame) -> BaseGeometry:
+        """A line or polygon measure in a local frame, projected once per frame."""
+        per_frame = self._shapes.setdefault(measure.id, {})
+        key = (frame.lat0, frame.lon0)
+        shape = per_frame.get(key)
+        if shape is None:
+            geometry = measure.geometry
+            if isinstance(geometry, LineGeometry):
+                shape = frame.line(geometry.coords)
+            elif isinstance(geometry, PolygonGeometry):
+                shape = frame.polygon(geometry.rings)
+            else:
+                raise TypeError(f"measure {measure.id} has no line or polygon geometry")
+            per_frame[key] = shape
+        return shape
+
+    def unit_check_fires(self) -> list[Measure]:
+        return sorted(
+            (
+                m
+                for m in self._measures.values()
+                if m.kind is MeasureKind.CHECKFIRE and m.geometry is None
+            ),
+            key=lambda m: m.id,
+        )
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _unknown_mobility(self) -> MobilityClass:
+        return self.tables.mobility_class(Mobility.UNKNOWN)
+
+    def _remember(self, unit: Unit) -> None:
+        if unit.status is not UnitStatus.ACTIVE:
+            return
+        if unit.affiliation.friendly:
+            if unit.uid not in self._tracks:
+                self._unlocated.add(unit.uid)
+            if unit.nation:
+                self._friendly_nations[unit.nation.upper()] += 1
+        for item in unit.equipment:
+            family = self.tables.equipment_family(item) or item.strip().lower()
+            self._by_family.setdefault(family, set()).add(unit.uid)
+
+    def _forget(self, unit: Unit) -> None:
+        self._unlocated.discard(unit.uid)
+        if unit.status is UnitStatus.ACTIVE and unit.affiliation.friendly and unit.nation:
+            self._friendly_nations[unit.nation.upper()] -= 1
+        for members in self._by_family.values():
+            members.discard(unit.uid)
+
+    def _reindex(self, uid: str, at: datetime | None = None) -> None:
+        track = self._tracks.get(uid)
+        if track is None or not self.weighed(uid):
+            self._track_index.remove(uid)
+            return
+        mobility = self.mobility_of(uid)
+        entries = [
+            IndexedPosition(
+                uid=uid,
+                key=r.reporter_key,
+                lat=r.lat,
+                lon=r.lon,
+                base_m=error_m(r, mobility),
+                v_mps=mobility.v_max_mps,
+                observed_ts=r.observed_at.timestamp(),
+            )
+            for r in track.positions
+        ]
+        now_ts = (at or track.latest.received_at).timestamp()
+        self._track_index.put(uid, entries, now_ts)
+
+    def _conflicts(self, track: Track, report: PositionReport) -> tuple[Alert, ...]:
+        """A claim by someone else that the unit's own fix cannot explain is a security event."""
+        own = track.own
+        if report.own or own is None:
+            return ()
+        mobility = self.mobility_of(report.uid)
+        gap_s = abs((report.observed_at - own.observed_at).total_seconds())
+        explained = error_m(own, mobility) + error_m(report, mobility) + mobility.v_max_mps * gap_s
+        apart = distance_m(own.lat, own.lon, report.lat, report.lon)
+        if apart <= explained:
+            return ()
+        return (
+            Alert(
+                kind=AlertKind.SECURITY,
+                subjects=(report.uid,),
+                detail=(
+                    f"{report.reporter} via {report.source} placed {report.uid} {apart:.0f} m "
+                    f"from its own authenticated fix (at most {explained:.0f} m explainable); "
+                    "kept as an extra position, the own position is unchanged"
+                ),
+                created_at=report.received_at,
+            ),
+        )

@@ -1,0 +1,216 @@
+"""Spatial indexes, so that a check touches only the tracks and measures that can matter.
+
+Tracks: a track's radius grows with age, so positions are kept in levels by how wide they may
+be. Level k holds positions whose radius stays within R_k until an expiry time; a query at time
+t first promotes positions whose expiry has passed, then scans, per level, the grid cells within
+`reach + R_k` of the aimpoint. The last level has no bound and is always scanned whole, so a
+position that has grown very wide is seen by every check. The index only prefilters: the exact
+geodesic test is the caller's.
+
+Measures: an STRtree over bounding boxes in degrees, rebuilt lazily after a change.
+"""
+
+import heapq
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from shapely import STRtree
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+_M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
+_M_PER_DEG_LON_EQ = 111_320.0
+# Level bounds in metres: 1 km, 4 km, 16 km, 64 km, 256 km, then unbounded.
+_LEVEL_RADII_M = (1_000.0, 4_000.0, 16_000.0, 64_000.0, 256_000.0)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedPosition:
+    """One position of one track, with what is needed to bound its radius at any time."""
+
+    uid: str
+    key: str  # reporter key; a track has one entry per reporter
+    lat: float
+    lon: float
+    base_m: float  # radius at the time of the fix
+    v_mps: float  # growth of the radius per second of age
+    observed_ts: float  # POSIX seconds
+
+    def radius_at(self, ts: float) -> float:
+        return self.base_m + self.v_mps * max(0.0, ts - self.observed_ts)
+
+    def expiry(self, bound_m: float) -> float:
+        """Last instant at which the radius is still within `bound_m`."""
+        if self.base_m > bound_m:
+            return -math.inf
+        if self.v_mps <= 0.0:
+            return math.inf
+        return self.observed_ts + (bound_m - self.base_m) / self.v_mps
+
+
+def degree_box(lat: float, lon: float, reach_m: float) -> tuple[float, float, float, float]:
+    """A lon/lat box that surely contains every point within `reach_m` of (lat, lon)."""
+    reach = reach_m * 1.01 + 1.0  # margin for the ellipsoid's shape
+    dlat = reach / _M_PER_DEG_LAT
+    south, north = lat - dlat, lat + dlat
+    widest = max(abs(south), abs(north))
+    if north >= 90.0 or south <= -90.0 or widest >= 89.0:
+        return (-180.0, max(south, -90.0), 180.0, min(north, 90.0))
+    dlon = reach / (_M_PER_DEG_LON_EQ * math.cos(math.radians(widest)))
+    if dlon >= 180.0:
+        return (-180.0, south, 180.0, north)
+    return (lon - dlon, south, lon + dlon, north)
+
+
+def _lon_ranges(west: float, east: float) -> list[tuple[float, float]]:
+    """Split a longitude range that crosses the antimeridian into ranges inside [-180, 180]."""
+    if west < -180.0:
+        return [(west + 360.0, 180.0), (-180.0, east)]
+    if east > 180.0:
+        return [(west, 180.0), (-180.0, east - 360.0)]
+    return [(west, east)]
+
+
+class _Level:
+    def __init__(self, bound_m: float) -> None:
+        self.bound_m = bound_m
+        # A cell about half the bound wide keeps a query to a few dozen cells.
+        self.cell_deg = max(0.01, bound_m / _M_PER_DEG_LAT / 2.0)
+        self.cells: dict[tuple[int, int], dict[tuple[str, str], IndexedPosition]] = {}
+
+    def cell_of(self, lat: float, lon: float) -> tuple[int, int]:
+        return (math.floor(lat / self.cell_deg), math.floor(lon / self.cell_deg))
+
+    def add(self, entry: IndexedPosition) -> None:
+        self.cells.setdefault(self.cell_of(entry.lat, entry.lon), {})[(entry.uid, entry.key)] = (
+            entry
+        )
+
+    def discard(self, entry: IndexedPosition) -> None:
+        cell = self.cell_of(entry.lat, entry.lon)
+        bucket = self.cells.get(cell)
+        if bucket is not None:
+            bucket.pop((entry.uid, entry.key), None)
+            if not bucket:
+                del self.cells[cell]
+
+    def near(self, lat: float, lon: float, reach_m: float) -> Iterator[IndexedPosition]:
+        west, south, east, north = degree_box(lat, lon, reach_m + self.bound_m)
+        i0, i1 = math.floor(south / self.cell_deg), math.floor(north / self.cell_deg)
+        for lo, hi in _lon_ranges(west, east):
+            j0, j1 = math.floor(lo / self.cell_deg), math.floor(hi / self.cell_deg)
+            if (i1 - i0 + 1) * (j1 - j0 + 1) > len(self.cells):
+                # The box spans more cells than exist: walk the cells instead.
+                for (i, j), bucket in self.cells.items():
+                    if i0 <= i <= i1 and j0 <= j <= j1:
+                        yield from bucket.values()
+                continue
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    found = self.cells.get((i, j))
+                    if found:
+                        yield from found.values()
+
+
+class TrackIndex:
+    """Positions by place and by how wide they may have grown."""
+
+    def __init__(self, level_radii_m: Iterable[float] = _LEVEL_RADII_M) -> None:
+        self._levels = [_Level(r) for r in sorted(level_radii_m)]
+        self._wide: dict[tuple[str, str], IndexedPosition] = {}
+        self._where: dict[tuple[str, str], tuple[IndexedPosition, int]] = {}  # -> level or -1
+        self._by_uid: dict[str, set[str]] = {}
+        self._heap: list[tuple[float, int, str, str]] = []
+        self._seq = 0
+        self._stamp: dict[tuple[str, str], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def put(self, uid: str, entries: Iterable[IndexedPosition], now_ts: float) -> None:
+        """Replace every position of `uid`."""
+        self.remove(uid)
+        keys: set[str] = set()
+        for entry in entries:
+            keys.add(entry.key)
+            self._place(entry, now_ts, start_level=0)
+        if keys:
+            self._by_uid[uid] = keys
+
+    def remove(self, uid: str) -> None:
+        for key in self._by_uid.pop(uid, set()):
+            placed = self._where.pop((uid, key), None)
+            self._stamp.pop((uid, key), None)
+            if placed is not None:
+                self._unplace(*placed)
+
+    def near(self, lat: float, lon: float, reach_m: float, at_ts: float) -> list[IndexedPosition]:
+        """Every position that may lie within `reach_m` + its radius at `at_ts` of (lat, lon)."""
+        self._promote(at_ts)
+        found: list[IndexedPosition] = []
+        for level in self._levels:
+            found.extend(level.near(lat, lon, reach_m))
+        found.extend(self._wide.values())
+        return found
+
+    def _place(self, entry: IndexedPosition, now_ts: float, start_level: int) -> None:
+        ident = (entry.uid, entry.key)
+        for k in range(start_level, len(self._levels)):
+            expiry = entry.expiry(self._levels[k].bound_m)
+            if expiry >= now_ts:
+                self._levels[k].add(entry)
+                self._where[ident] = (entry, k)
+                self._seq += 1
+                self._stamp[ident] = self._seq
+                if expiry != math.inf:
+                    heapq.heappush(self._heap, (expiry, self._seq, entry.uid, entry.key))
+                return
+        self._wide[ident] = entry
+        self._where[ident] = (entry, -1)
+
+    def _unplace(self, entry: IndexedPosition, level: int) -> None:
+        if level < 0:
+            self._wide.pop((entry.uid, entry.key), None)
+        else:
+            self._levels[level].discard(entry)
+
+    def _promote(self, at_ts: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] < at_ts:
+            _, seq, uid, key = heapq.heappop(heap)
+            ident = (uid, key)
+            if self._stamp.get(ident) != seq:
+                continue  # replaced or removed since
+            entry, level = self._where[ident]
+            self._levels[level].discard(entry)
+            self._place(entry, at_ts, start_level=level + 1)
+
+
+class MeasureIndex:
+    """Bounding boxes of measure geometries (degrees); exact tests are the caller's."""
+
+    def __init__(self) -> None:
+        self._boxes: dict[str, BaseGeometry] = {}
+        self._tree: STRtree | None = None
+        self._ids: list[str] = []
+
+    def put(self, measure_id: str, bounds: tuple[float, float, float, float]) -> None:
+        self._boxes[measure_id] = box(*bounds)
+        self._tree = None
+
+    def remove(self, measure_id: str) -> None:
+        if self._boxes.pop(measure_id, None) is not None:
+            self._tree = None
+
+    def near(self, lat: float, lon: float, reach_m: float) -> list[str]:
+        if not self._boxes:
+            return []
+        if self._tree is None:
+            self._ids = sorted(self._boxes)
+            self._tree = STRtree([self._boxes[i] for i in self._ids])
+        west, south, east, north = degree_box(lat, lon, reach_m)
+        hits: set[int] = set()
+        for lo, hi in _lon_ranges(west, east):
+            hits.update(int(i) for i in self._tree.query(box(lo, south, hi, north)))
+        return [self._ids[i] for i in sorted(hits)]

@@ -1,0 +1,93 @@
+"""Ports: the Protocols the service needs from the outside world (store, clock), free of I/O.
+
+Adapters implement them (``holdfire.adapters.store.sqlite.SQLiteStore``, a PostgreSQL store,
+a system or fake clock); the service and the tests only see these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from holdfire.domain.checks import Clearance, Verdict
+from holdfire.domain.events import Event
+from holdfire.domain.measures import Measure
+from holdfire.domain.reports import PositionReport
+from holdfire.domain.units import Unit
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (disk full, read-only, locked, corrupt, closed).
+
+    Raised by every store adapter in place of its driver's errors; the message says what failed
+    and, where known, what to do about it. A write that raised this was not acknowledged.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """The current state a store rebuilds the picture from at start-up."""
+
+    units: tuple[Unit, ...]
+    reports: tuple[PositionReport, ...]  # latest per (uid, reporter_key), sorted by observed_at
+    measures: tuple[Measure, ...]  # every measure not cancelled
+    last_seq: int  # sequence number of the last event in the log (0 when empty)
+
+
+class Store(Protocol):
+    """Durable, append-only event log plus the current state derived from it."""
+
+    async def open(self) -> None:
+        """Open (creating if needed) the store; raises StoreError if that is impossible."""
+        ...
+
+    async def close(self) -> None:
+        """Finish pending writes and release the store."""
+        ...
+
+    async def append(self, events: Sequence[Event]) -> int:
+        """Record events (and their effect on the current state) atomically.
+
+        Returns the sequence number of the last of them, and returns only once they are durable
+        on disk: an acknowledged event survives kill -9 of the process.
+        """
+        ...
+
+    async def load(self) -> StoredState:
+        """The current state: units, latest reports, measures not cancelled, last sequence."""
+        ...
+
+    async def get_check(self, check_id: str) -> Clearance | None:
+        """One stored check, or None."""
+        ...
+
+    async def list_checks(
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        verdict: Verdict | None = None,
+        requester: str | None = None,
+    ) -> tuple[list[Clearance], str | None]:
+        """Stored checks, newest first, filtered; with an opaque cursor for the next page.
+
+        ``since`` is inclusive and ``until`` exclusive (``since <= evaluated_at < until``).
+        A cursor this store did not issue raises DomainError (field ``cursor``).
+        """
+        ...
+
+    async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        """Events with a sequence number greater than ``after_seq``, oldest first."""
+        ...
+
+
+class Clock(Protocol):
+    """Where the time comes from (a system clock in production, a fake one in tests/sim)."""
+
+    def now(self) -> datetime:
+        """The current time as an aware UTC datetime."""
+        ...

@@ -1,0 +1,1 @@
+"""Shared test builders (independent of the code under test where it matters)."""
