@@ -168,6 +168,7 @@ _HALF_DIAGONAL_M = {pairs: 10.0 ** (5 - pairs) * math.sqrt(0.5) for pairs in ran
 _UTM_K0 = 0.9996
 _UPS_K0 = 0.994
 _M_PER_DEG_LAT_MIN = 110_574.0  # at the equator; elsewhere a degree of latitude is longer
+_SAFE_SOUTH_LAT = -1e-7  # 11 mm south of the equator
 
 
 def parse_mgrs(text: str) -> Location:
@@ -247,7 +248,8 @@ def _check_band(quoted: str, band: str, lat: float, cell_m: float) -> None:
 def to_mgrs(lat: float, lon: float, digits: int = 5) -> str:
     """Compact MGRS (no spaces) of the cell containing the point, ``digits`` per axis (1 to 5).
 
-    Coordinates are truncated, never rounded: the reference names the cell the point lies in.
+    Coordinates are truncated, never rounded: the reference names the cell the point lies in
+    (mgrs does round to a fraction of a millimetre first, which is immaterial).
     """
     check_lat_lon(lat, lon)
     if digits not in _HALF_DIAGONAL_M:
@@ -255,6 +257,10 @@ def to_mgrs(lat: float, lon: float, digits: int = 5) -> str:
             f"MGRS precision {digits} is not supported; expected 1 to 5 digits per axis "
             "(10 km to 1 m)"
         )
+    if _SAFE_SOUTH_LAT < lat < 0.0:
+        # Within about 6 mm south of the equator mgrs rounds the northing up to 10,000,000 in band
+        # M, a row that does not exist. 11 mm south is still inside the same 1 m cell.
+        lat = _SAFE_SOUTH_LAT
     try:
         return str(_MGRS.toMGRS(lat, lon, MGRSPrecision=digits))
     except MGRSError as exc:

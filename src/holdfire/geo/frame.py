@@ -11,7 +11,7 @@ all latitudes), so the tile's longitude span need not shrink toward the poles.
 
 Circles. ``point.buffer(r, quad_segs=32)`` is a 128-gon inscribed in the circle, so it understates
 the radius by up to r·(1 - cos(π/128)) ≈ 3.0e-4·r (0.3 m at 1 km, 1 m at 3.3 km). Test footprints
-with ``geometry.distance(point) <= r``, which is exact in the frame, or LocalFrame.circle(), which
+with ``geometry.distance(point) <= r``, which has no polygon error, or LocalFrame.circle(), which
 never understates.
 """
 

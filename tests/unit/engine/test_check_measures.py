@@ -1,9 +1,9 @@
 """Measure rules of the check: areas, sites, lines, boundaries, check fires, windows."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from support.builders import AIM, GUN, NOW, offset, picture, report, request
 
 from holdfire.domain.checks import Clearance, ReasonCode, Verdict
 from holdfire.domain.measures import (
@@ -18,6 +18,7 @@ from holdfire.domain.measures import (
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import evaluate
 from holdfire.engine.picture import Picture
+from support.builders import AIM, GUN, NOW, offset, picture, report, request
 
 FOOTPRINT = GUN.red01_m  # RED 0.1 % + E, with E = 0 in these checks
 
@@ -91,9 +92,14 @@ def test_area_measure_thresholds(
 def test_protected_site_counts_its_radius() -> None:
     # NSL: HOLD within RED01 + E + site radius of the site's centre
     site_radius = 200.0
-    for centre, held in ((FOOTPRINT + site_radius - 1.0, True), (FOOTPRINT + site_radius + 1, False)):
+    for centre, held in (
+        (FOOTPRINT + site_radius - 1.0, True),
+        (FOOTPRINT + site_radius + 1, False),
+    ):
         lat, lon = offset(*AIM, 120.0, centre)
-        nsl = Measure("h1", MeasureKind.NSL, CircleGeometry(lat, lon, site_radius), category="hospital")
+        nsl = Measure(
+            "h1", MeasureKind.NSL, CircleGeometry(lat, lon, site_radius), category="hospital"
+        )
         assert (check(with_measure(nsl)).verdict is Verdict.HOLD) is held
 
 
@@ -205,8 +211,6 @@ def test_effective_window() -> None:
     nfa = Measure("n1", MeasureKind.NFA, wedge_at(-100.0))
     later = NOW + timedelta(hours=2)
     # starts after the impact window [now, now + flight 60 s + margin 60 s]
-    from dataclasses import replace
-
     assert check(with_measure(replace(nfa, effective_from=later))).verdict is (
         Verdict.NO_KNOWN_CONFLICT
     )
@@ -223,9 +227,10 @@ def test_effective_window() -> None:
         Verdict.HOLD
     )
     # a restrictive measure whose window could not be read counts as in force
-    assert check(
-        with_measure(replace(nfa, effective_from=later, window_invalid=True))
-    ).verdict is Verdict.HOLD
+    assert (
+        check(with_measure(replace(nfa, effective_from=later, window_invalid=True))).verdict
+        is Verdict.HOLD
+    )
     inverted = replace(nfa, effective_from=later, effective_to=NOW - timedelta(hours=1))
     assert check(with_measure(inverted)).verdict is Verdict.HOLD
     cancelled = replace(nfa, status=MeasureStatus.CANCELLED)

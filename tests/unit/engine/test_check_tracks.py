@@ -1,12 +1,15 @@
 """Track rules of the check, each at just inside and just outside its threshold."""
 
+from dataclasses import replace
+
 import pytest
-from support.builders import AIM, GUN, NOW, ago, offset, picture, report, request
 
 from holdfire.domain.checks import Clearance, ReasonCode, Verdict
 from holdfire.domain.identity import Affiliation
+from holdfire.domain.tables import Mobility
 from holdfire.domain.units import Unit, UnitStatus
 from holdfire.engine.clearance import evaluate
+from support.builders import AIM, GUN, NOW, ago, offset, picture, report, request
 
 CE = 10.0  # every report below: 95 % error 10 m, static class (no growth), observed NOW
 
@@ -73,10 +76,10 @@ def test_stale_friend_holds_inside_red01_and_radius_grows() -> None:
     pic = picture()
     pic.register_unit(Unit("u1", "ALPHA"))
     # wheeled test class: 1 m/s, stale after 60 s; 100 s old -> r = 10 + 100 = 110
-    from holdfire.domain.tables import Mobility
-
     pic.apply_report(
-        report("u1", offset(*AIM, 200.0, 409.0), ce=CE, observed=ago(100), mobility=Mobility.WHEELED)
+        report(
+            "u1", offset(*AIM, 200.0, 409.0), ce=CE, observed=ago(100), mobility=Mobility.WHEELED
+        )
     )
     pic.register_unit(Unit("u1", "ALPHA", mobility=Mobility.WHEELED))
     result = check(pic)
@@ -84,7 +87,9 @@ def test_stale_friend_holds_inside_red01_and_radius_grows() -> None:
     stale = next(r for r in result.reasons if r.code is ReasonCode.STALE_FRIENDLY)
     assert stale.threshold_m == pytest.approx(300 + 110)
     pic.apply_report(
-        report("u2", offset(*AIM, 200.0, 411.0), ce=CE, observed=ago(100), mobility=Mobility.WHEELED)
+        report(
+            "u2", offset(*AIM, 200.0, 411.0), ce=CE, observed=ago(100), mobility=Mobility.WHEELED
+        )
     )
     pic.register_unit(Unit("u2", "BRAVO", mobility=Mobility.WHEELED))
     reasons = {r.subject: r.code for r in check(pic).reasons}
@@ -99,8 +104,6 @@ def test_stale_neutral_holds_as_stale_friendly() -> None:
 
 
 def test_cot_stale_time_marks_a_track_stale_early_but_never_removes_it() -> None:
-    from dataclasses import replace
-
     pic = picture()
     pic.register_unit(Unit("u1", "ALPHA"))
     fix = replace(report("u1", offset(*AIM, 0.0, 250.0), ce=CE), stale_at=ago(1))
@@ -112,8 +115,6 @@ def test_cot_stale_time_marks_a_track_stale_early_but_never_removes_it() -> None
 def test_lost_track_far_away_still_blocks_when_its_radius_reached_the_aimpoint() -> None:
     pic = picture()
     pic.register_unit(Unit("u1", "ALPHA"))
-    from holdfire.domain.tables import Mobility
-
     pic.register_unit(Unit("u1", "ALPHA", mobility=Mobility.WHEELED))
     # 1 m/s for 6 hours: r = 10 + 21,600 m; the unit reported 20 km away
     pic.apply_report(
@@ -184,7 +185,9 @@ def test_extra_position_adds_protection() -> None:
     pic.register_unit(Unit("u1", "ALPHA"))
     pic.apply_report(report("u1", offset(*AIM, 0.0, 5000.0)))
     pic.apply_report(
-        report("u1", offset(*AIM, 0.0, 20.0), reporter="lead", authenticated=False, source="cot-tcp")
+        report(
+            "u1", offset(*AIM, 0.0, 20.0), reporter="lead", authenticated=False, source="cot-tcp"
+        )
     )
     result = check(pic)
     assert result.verdict is Verdict.HOLD

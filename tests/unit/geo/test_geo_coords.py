@@ -103,6 +103,13 @@ def test_to_mgrs_truncates_rather_than_rounds() -> None:
     ]
 
 
+@pytest.mark.parametrize("lat", [-5.67e-8, -1e-9, -1e-14])
+def test_to_mgrs_just_south_of_the_equator_is_a_valid_reference(lat: float) -> None:
+    # mgrs alone writes '11MJA6602100000' here: northing 10,000,000 in band M does not exist.
+    assert to_mgrs(lat, -120.0) == "11MJV6602199999"
+    assert parse_mgrs(to_mgrs(lat, -120.0, 1)).lat < 0.0
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     lat=st.floats(-79.9, 83.9),

@@ -1,0 +1,179 @@
+"""The picture: own vs other reports, times, identities, registration, the index."""
+
+import random
+from datetime import timedelta
+
+import numpy as np
+
+from holdfire.domain.alerts import AlertKind
+from holdfire.domain.identity import Affiliation
+from holdfire.domain.reports import PositionReport
+from holdfire.domain.tables import Mobility
+from holdfire.domain.units import Unit, UnitStatus
+from holdfire.engine.spatial import IndexedPosition, TrackIndex
+from support.builders import AIM, GEOD, NOW, ago, offset, picture, report
+
+
+def test_an_older_fix_never_replaces_a_newer_one() -> None:
+    pic = picture()
+    pic.apply_report(report("u1", AIM, observed=ago(10)))
+    old = report("u1", offset(*AIM, 0.0, 900.0), observed=ago(60))
+    outcome = pic.apply_report(old)
+    assert not outcome.applied and "older" in outcome.detail
+    track = pic.track("u1")
+    assert track is not None and track.latest.lat == AIM[0]
+
+
+def test_a_fix_from_the_future_is_kept_at_arrival_time_and_marked() -> None:
+    pic = picture()
+    future = report("u1", AIM, observed=NOW + timedelta(minutes=10), received=NOW)
+    outcome = pic.apply_report(future)
+    assert outcome.applied
+    track = pic.track("u1")
+    assert track is not None
+    assert track.latest.observed_at == NOW and track.latest.suspect_time
+    # small skew is believed
+    skewed = report("u2", AIM, observed=NOW + timedelta(seconds=4), received=NOW)
+    pic.apply_report(skewed)
+    track2 = pic.track("u2")
+    assert track2 is not None and not track2.latest.suspect_time
+
+
+def test_another_reporter_cannot_move_an_own_position_and_a_conflict_alerts() -> None:
+    pic = picture()
+    pic.apply_report(report("u1", AIM))
+    spoof = report(
+        "u1", offset(*AIM, 90.0, 3000.0), reporter="mallory", authenticated=True, source="cot-tls"
+    )
+    outcome = pic.apply_report(spoof)
+    assert outcome.applied
+    (alert,) = outcome.alerts
+    assert alert.kind is AlertKind.SECURITY and alert.subjects == ("u1",)
+    assert "mallory" in alert.detail
+    track = pic.track("u1")
+    assert track is not None and track.own is not None
+    assert track.own.lat == AIM[0] and track.own.lon == AIM[1]
+    assert [e.reporter for e in track.extras] == ["mallory"]
+
+
+def test_a_consistent_witness_raises_no_alert() -> None:
+    pic = picture()
+    pic.apply_report(report("u1", AIM))
+    near = report("u1", offset(*AIM, 90.0, 15.0), reporter="lead", authenticated=False)
+    assert pic.apply_report(near).alerts == ()
+
+
+def test_a_newer_own_fix_drops_older_claims_by_others() -> None:
+    pic = picture()
+    pic.apply_report(report("u1", AIM, observed=ago(60)))
+    pic.apply_report(report("u1", AIM, observed=ago(30), reporter="lead", authenticated=False))
+    pic.apply_report(report("u1", offset(*AIM, 0.0, 100.0), observed=ago(5)))
+    track = pic.track("u1")
+    assert track is not None and track.extras == ()
+
+
+def test_unknown_uid_registers_with_the_worst_case() -> None:
+    pic = picture()
+    outcome = pic.apply_report(report("new", AIM, affiliation=None, mobility=None))
+    assert outcome.registered is not None
+    assert outcome.registered.affiliation is Affiliation.FRIEND
+    assert outcome.registered.mobility is Mobility.UNKNOWN
+    assert pic.mobility_of("new").mobility is Mobility.UNKNOWN
+
+
+def test_registry_affiliation_wins_but_a_report_may_add_protection() -> None:
+    pic = picture()
+    pic.register_unit(Unit("f", "F", affiliation=Affiliation.FRIEND))
+    pic.apply_report(report("f", AIM, affiliation=Affiliation.HOSTILE))
+    assert pic.affiliation_of("f") is Affiliation.FRIEND
+    pic.register_unit(Unit("s", "S", affiliation=Affiliation.SUSPECT))
+    pic.apply_report(report("s", AIM, affiliation=Affiliation.FRIEND))
+    assert pic.affiliation_of("s") is Affiliation.FRIEND
+    pic.register_unit(Unit("n", "N", affiliation=Affiliation.NEUTRAL))
+    pic.apply_report(report("n", AIM, affiliation=Affiliation.FRIEND))
+    assert pic.affiliation_of("n") is Affiliation.NEUTRAL
+
+
+def test_registered_mobility_decides_growth() -> None:
+    pic = picture()
+    pic.register_unit(Unit("w", "W", mobility=Mobility.UNKNOWN))
+    pic.apply_report(report("w", AIM, mobility=Mobility.STATIC))
+    assert pic.mobility_of("w").mobility is Mobility.UNKNOWN
+
+
+def test_unlocated_units_are_tracked_incrementally() -> None:
+    pic = picture()
+    pic.register_unit(Unit("a", "A"))
+    pic.register_unit(Unit("h", "H", affiliation=Affiliation.HOSTILE))
+    assert [u.uid for u in pic.unlocated()] == ["a"]
+    pic.apply_report(report("a", AIM))
+    assert pic.unlocated() == []
+    pic.register_unit(Unit("a", "A", nation="RUS"))  # re-registering a located unit
+    assert pic.unlocated() == []
+    assert pic.friendly_nations() == frozenset({"RUS"})
+
+
+def _brute(entries: list[IndexedPosition], lat: float, lon: float, reach: float, ts: float) -> set:
+    lats = np.array([e.lat for e in entries])
+    lons = np.array([e.lon for e in entries])
+    _, _, d = GEOD.inv(np.full(len(entries), lon), np.full(len(entries), lat), lons, lats)
+    return {
+        (e.uid, e.key) for e, dist in zip(entries, d, strict=True) if dist - e.radius_at(ts) < reach
+    }
+
+
+def test_track_index_never_misses_a_position_the_full_scan_finds() -> None:
+    rng = random.Random(7)
+    index = TrackIndex()
+    entries = []
+    t0 = NOW.timestamp()
+    for i in range(3000):
+        lat, lon = offset(*AIM, rng.uniform(0, 360), rng.uniform(0, 150_000))
+        entry = IndexedPosition(
+            uid=f"u{i}",
+            key="k",
+            lat=lat,
+            lon=lon,
+            base_m=rng.uniform(0, 300),
+            v_mps=rng.choice([0.0, 2.2, 18.0, 27.8]),
+            observed_ts=t0 - rng.uniform(0, 7200),
+        )
+        entries.append(entry)
+        index.put(entry.uid, [entry], now_ts=t0)
+    for step in range(60):
+        ts = t0 + step * 120.0  # time moves on: positions are promoted to wider levels
+        lat, lon = offset(*AIM, rng.uniform(0, 360), rng.uniform(0, 100_000))
+        reach = rng.uniform(100, 2000)
+        found = {(e.uid, e.key) for e in index.near(lat, lon, reach, ts)}
+        assert _brute(entries, lat, lon, reach, ts) <= found
+
+
+def test_index_follows_replacements_and_removals() -> None:
+    pic = picture()
+    pic.apply_report(report("u1", AIM))
+    pic.apply_report(report("u1", offset(*AIM, 0.0, 50_000.0), observed=ago(-1), received=NOW))
+    moved_to = offset(*AIM, 0.0, 50_000.0)
+    assert pic.positions_near(*AIM, 500.0, NOW) == []
+    assert [e.uid for e in pic.positions_near(*moved_to, 500.0, NOW)] == ["u1"]
+    pic.register_unit(Unit("u1", "U1", status=UnitStatus.RETIRED))
+    assert pic.positions_near(*moved_to, 500.0, NOW) == []
+
+
+def test_report_validation_refuses_bad_numbers() -> None:
+    import math
+
+    import pytest
+
+    from holdfire.domain.errors import DomainError
+
+    for bad in ({"lat": 91.0}, {"lon": math.nan}, {"ce_m": -1.0}, {"ce_m": math.inf}):
+        fields = {"lat": AIM[0], "lon": AIM[1], "ce_m": 5.0} | bad
+        with pytest.raises(DomainError):
+            PositionReport(
+                uid="u",
+                observed_at=NOW,
+                received_at=NOW,
+                source="t",
+                reporter="u",
+                **fields,  # type: ignore[arg-type]
+            )
