@@ -326,9 +326,13 @@ def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | N
     if isinstance(geometry, CircleGeometry):
         centre = distance_m(aim.lat, aim.lon, geometry.lat, geometry.lon)
         gap = max(0.0, centre - geometry.radius_m)
-        # The distance is geodesic; the frame's circle serves the containment and crossing tests.
-        centre_xy = aim.frame.to_xy(geometry.lat, geometry.lon)
-        shape: BaseGeometry = Point(*centre_xy).buffer(geometry.radius_m, quad_segs=64)
+        # The distance is geodesic; the frame's circle (drawn around, never inside, the true
+        # circle) serves the containment and crossing tests.
+        shape: BaseGeometry = (
+            aim.frame.circle(geometry.lat, geometry.lon, geometry.radius_m)
+            if geometry.radius_m > 0
+            else aim.frame.point(geometry.lat, geometry.lon)
+        )
     else:
         shape = picture.shape_of(measure, aim.frame)
         gap = float(shape.distance(aim.point))
