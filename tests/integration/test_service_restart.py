@@ -1,0 +1,88 @@
+"""The service keeps the picture and the store in step: a restart rebuilds the same picture."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from holdfire.adapters.store.sqlite import SQLiteStore
+from holdfire.domain.checks import CheckRequest, ReasonCode, Verdict
+from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind
+from holdfire.domain.reports import PositionReport
+from holdfire.domain.tables import Mobility
+from holdfire.domain.units import Unit
+from holdfire.service.handlers import Service
+from support.builders import AIM, make_tables, offset
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> datetime:
+        return self.t
+
+
+def service(path: Path, clock: FakeClock) -> Service:
+    return Service(SQLiteStore(path), make_tables(), clock, lambda: uuid.uuid4().hex)
+
+
+def fix(
+    uid: str, at: tuple[float, float], t: datetime, reporter: str | None = None
+) -> PositionReport:
+    return PositionReport(
+        uid=uid, lat=at[0], lon=at[1], observed_at=t, received_at=t, source="test",
+        reporter=reporter or uid, authenticated=True, ce_m=10.0,
+    )  # fmt: skip
+
+
+def snapshot(svc: Service) -> tuple[object, ...]:
+    pic = svc.picture
+    return (
+        sorted((u.uid, u) for u in pic.units()),
+        sorted((t.uid, t) for t in pic.tracks()),
+        sorted((m.id, m) for m in pic.measures()),
+    )
+
+
+async def test_restart_rebuilds_the_same_picture_and_keeps_checks(tmp_path: Path) -> None:
+    clock = FakeClock()
+    db = tmp_path / "holdfire.db"
+    first = service(db, clock)
+    await first.start()
+    await first.register_unit(Unit("a", "ALPHA", mobility=Mobility.STATIC), by="test")
+    await first.report(fix("a", AIM, T0))
+    # an older fix arriving later never replaces the newer one, before or after a restart
+    await first.report(fix("a", offset(*AIM, 0.0, 5000.0), T0 - timedelta(minutes=1)))
+    # a witness elsewhere: kept as an extra position, raises a SECURITY alert
+    result = await first.report(fix("a", offset(*AIM, 90.0, 3000.0), T0, reporter="mallory"))
+    assert result.accepted and result.alert_ids
+    await first.report(fix("new", offset(*AIM, 180.0, 2000.0), T0))  # registers "new"
+    nfa = Measure("nfa", MeasureKind.NFA, CircleGeometry(*offset(*AIM, 45.0, 8000.0), 500.0))
+    await first.define_measure(nfa, by="test")
+    await first.define_measure(Measure("gone", MeasureKind.NFA, CircleGeometry(*AIM, 1.0)), by="t")
+    assert await first.cancel_measure("gone", by="test")
+    held = await first.check(CheckRequest(lat=AIM[0], lon=AIM[1], weapon="test-gun"))
+    before = snapshot(first)
+    await first.close()
+
+    second = service(db, clock)
+    await second.start()
+    assert snapshot(second) == before
+    again = await second.check(CheckRequest(lat=AIM[0], lon=AIM[1], weapon="test-gun"))
+    assert again.verdict is held.verdict is Verdict.HOLD
+    assert [r.code for r in again.reasons] == [r.code for r in held.reasons]
+    inside_nfa = await second.check(
+        CheckRequest(lat=offset(*AIM, 45.0, 8000.0)[0], lon=offset(*AIM, 45.0, 8000.0)[1],
+                     weapon="test-gun", target_type="m1a2")
+    )  # fmt: skip
+    assert ReasonCode.NO_FIRE_AREA in {r.code for r in inside_nfa.reasons}
+    stored = await second.store.get_check(held.id)
+    assert stored is not None and stored.verdict is Verdict.HOLD
+    checks, _ = await second.store.list_checks()
+    assert {c.id for c in checks} >= {held.id, again.id, inside_nfa.id}
+    await second.close()
