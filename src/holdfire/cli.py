@@ -2,19 +2,34 @@
 
 Exit codes of `holdfire check`: 0 NO_KNOWN_CONFLICT, 3 COORDINATE or DANGER_CLOSE, 4 HOLD,
 2 a usage error (unparseable target, missing data directory), 1 a runtime error.
+
+Decisions written down here:
+
+- User errors print one line, `holdfire: <what was wrong>`, on stderr and never a traceback.
+- `check` refuses (exit 2) a data directory that does not exist or holds no database yet: an empty
+  picture would answer NO_KNOWN_CONFLICT for want of data, not for want of conflicts.
+- An impact time more than 5 minutes in the past is a usage error (the API answers 422).
+- `import` reads and checks every file before it writes anything, so a bad file imports nothing.
+- When stdout is not a terminal the readable output is not wrapped (one record per line);
+  `--json` always prints plain JSON.
 """
 
 import asyncio
 import getpass
 import json
+import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
+from holdfire.adapters.store.sqlite import DB_FILENAME
 from holdfire.adapters.tables import TableError
 from holdfire.bootstrap import build_service
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
@@ -23,17 +38,21 @@ from holdfire.codecs.reports import Channel, report_from_input
 from holdfire.config import settings
 from holdfire.domain.checks import CheckRequest, Clearance, PidBasis, Verdict
 from holdfire.domain.errors import DomainError
+from holdfire.domain.measures import Measure
+from holdfire.domain.reports import PositionReport
+from holdfire.domain.units import Unit
 from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
 from holdfire.service.ports import StoreError
 
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="holdfire: is it safe to fire here? A friendly-fire check and coordination server.",
+    help="holdfire: friendly-fire prevention. Would fires here endanger anyone known? Checks, "
+    "imports and coordination.",
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console()
+MAX_PAST = timedelta(minutes=5)  # an impact time further back is refused (design.md §4)
 
 EXIT_CODES = {
     Verdict.NO_KNOWN_CONFLICT: 0,
@@ -50,24 +69,51 @@ _STYLE = {
 
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="Data directory [env HOLDFIRE_DATA; default ./holdfire-data]."),
+    typer.Option("--data", help="Data directory (env HOLDFIRE_DATA; default ./holdfire-data)."),
 ]
 
 
+def _console() -> Console:
+    """Rich output on a terminal; unwrapped lines when piped or captured."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, soft_wrap=True)
+
+
+def _error(message: str, code: int) -> typer.Exit:
+    one_line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"holdfire: {one_line}", file=sys.stderr)
+    return typer.Exit(code)
+
+
 def _usage(message: str) -> typer.Exit:
-    print(f"holdfire: {message}", file=sys.stderr)
-    return typer.Exit(2)
+    return _error(message, 2)
+
+
+def _requester() -> str:
+    """Who asked, for the audit trail: the login name, else the numeric user id."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (some containers)
+        return f"cli:uid-{os.getuid()}" if hasattr(os, "getuid") else "cli:unknown"
 
 
 @app.command()
 def check(
-    target: Annotated[str, typer.Argument(help="MGRS grid, or 'lat, lon' (decimal or DMS).")],
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="MGRS grid, or 'lat, lon' (decimal or DMS).")
+    ],
     weapon: Annotated[str, typer.Option(help="Weapon id, see the weapon table.")],
     target_type: Annotated[
         str | None, typer.Option("--type", help="Equipment id or family seen at the target.")
     ] = None,
     pid: Annotated[
-        list[PidBasis] | None, typer.Option(help="Basis of positive identification (repeat).")
+        list[PidBasis] | None,
+        typer.Option(
+            metavar="BASIS",
+            help="Basis of positive identification (repeat): appearance, observer, "
+            "hostile-act, sigint, cooperative-id, other.",
+            case_sensitive=False,
+        ),
     ] = None,
     pid_detail: Annotated[str | None, typer.Option(help="Who or what confirmed it.")] = None,
     firing_unit: Annotated[str | None, typer.Option(help="uid of the unit that will fire.")] = None,
@@ -80,15 +126,27 @@ def check(
     """Check whether fires at TARGET would endanger anyone known; exit 0/3/4 by verdict."""
     config = settings(data)
     if not config.data_dir.is_dir():
+        what = "is not a directory" if config.data_dir.exists() else "does not exist"
+        raise _usage(f"data directory {config.data_dir} {what} (holdfire import creates it)")
+    if not (config.data_dir / DB_FILENAME).is_file():
         raise _usage(
-            f"data directory {config.data_dir} does not exist (holdfire import creates it)"
+            f"data directory {config.data_dir} holds no {DB_FILENAME}: nothing has been "
+            "imported there (holdfire import creates it)"
         )
     try:
         datum_value = parse_datum(datum)
+    except GeoError as exc:
+        raise _usage(f"--datum: {exc}") from None
+    try:
         location = parse_location(target, datum_value)
-        impact = parse_time(time) if time else None
-    except (GeoError, CodecError) as exc:
-        raise _usage(f"{exc}") from None
+    except GeoError as exc:
+        raise _usage(f"target: {exc}") from None
+    try:
+        impact = parse_time(time) if time is not None else None
+    except CodecError as exc:
+        raise _usage(f"--time: {exc.message}") from None
+    if impact is not None and impact < datetime.now(UTC) - MAX_PAST:
+        raise _usage(f"--time {time} is more than 5 minutes in the past")
     if tle < 0 or tle != tle or tle == float("inf"):
         raise _usage(f"--tle must be a finite number >= 0, got {tle}")
     request = CheckRequest(
@@ -104,11 +162,11 @@ def check(
         pid=tuple(pid or ()),
         pid_detail=pid_detail,
         firing_unit=firing_unit,
-        requester=f"cli:{getpass.getuser()}",
+        requester=_requester(),
     )
     clearance = _run(_check(config.data_dir, request))
     if as_json:
-        out.print_json(json.dumps(clearance_to_dict(clearance)))
+        print(json.dumps(clearance_to_dict(clearance), indent=2, allow_nan=False))
     else:
         _print_clearance(clearance)
     raise typer.Exit(EXIT_CODES[clearance.verdict])
@@ -124,16 +182,20 @@ def import_(
     batches = []
     for path in files:
         try:
-            batches.append((path.name, parse_import(path.name, path.read_text(encoding="utf-8"))))
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise _usage(f"{path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise _usage(f"{path}: not UTF-8 text") from None
+        try:
+            batches.append((path.name, parse_import(path.name, text)))
         except ImportFileError as exc:
             raise _usage(str(exc)) from None
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     counts = _run(_import(config.data_dir, batches))
-    out.print(
+    _console().print(
         f"imported {counts[0]} units, {counts[1]} reports, {counts[2]} measures "
-        f"into {config.data_dir}"
+        f"into {config.data_dir}",
+        markup=False,
     )
 
 
@@ -146,36 +208,73 @@ async def _check(data_dir: Path, request: CheckRequest) -> Clearance:
         await service.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """One file, read into domain objects, not yet written."""
+
+    name: str
+    batch: ImportBatch
+    units: list[Unit]
+    reports: list[PositionReport]
+    measures: list[Measure]
+
+
+def _prepare(
+    name: str, batch: ImportBatch, received: datetime, new_id: Callable[[], str]
+) -> _Ready:
+    channel = Channel(source="import", reporter=name, authenticated=False)
+    reports = []
+    for i, row in enumerate(batch.reports):
+        try:
+            reports.append(report_from_input(row, channel, received))
+        except CodecError as exc:
+            raise ImportFileError(f"{name}: {batch.report_where(i)}: {exc}") from None
+    measures = []
+    for i, feature in enumerate(batch.measures):
+        properties = feature.get("properties")
+        has_id = feature.get("id") is not None or (
+            isinstance(properties, dict) and properties.get("id") is not None
+        )
+        try:
+            measures.append(measure_from_feature(feature, measure_id=None if has_id else new_id()))
+        except CodecError as exc:
+            raise ImportFileError(f"{name}: feature {i + 1}: {exc}") from None
+        except OverflowError:  # an integer too large for a float in its coordinates
+            raise ImportFileError(f"{name}: feature {i + 1}: a number is too large") from None
+    return _Ready(name, batch, batch.units, reports, measures)
+
+
 async def _import(data_dir: Path, batches: list[tuple[str, ImportBatch]]) -> tuple[int, int, int]:
     service = build_service(settings(data_dir))
+    received = service.clock.now()
+    # Every file is read whole before anything is written (or the data directory created):
+    # a bad row imports nothing.
+    ready = [_prepare(name, batch, received, service.new_id) for name, batch in batches]
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImportFileError(f"data directory {data_dir}: {exc.strerror or exc}") from None
     await service.start()
     units = reports = measures = 0
     try:
-        for name, batch in batches:
-            who = f"import:{name}"
-            for unit in batch.units:
+        for item in ready:
+            who = f"import:{item.name}"
+            for unit in item.units:
                 await service.register_unit(unit, by=who)
-            units += len(batch.units)
-            channel = Channel(source="import", reporter=name, authenticated=False)
-            received = service.clock.now()
-            parsed = []
-            for i, row in enumerate(batch.reports):
-                try:
-                    parsed.append(report_from_input(row, channel, received))
-                except CodecError as exc:
-                    raise ImportFileError(f"{name}: reports row {i + 1}: {exc}") from None
-            await service.reports(parsed)
-            reports += len(parsed)
-            for i, feature in enumerate(batch.measures):
-                has_id = "id" in feature or "id" in (feature.get("properties") or {})
-                try:
-                    measure = measure_from_feature(
-                        feature, measure_id=None if has_id else service.new_id()
+            results = await service.reports(item.reports)
+            for i, result in enumerate(results):
+                if result.accepted:
+                    reports += 1
+                else:
+                    where = item.batch.report_where(i)
+                    print(
+                        f"holdfire: {item.name}: {where}: not applied: {result.detail}",
+                        file=sys.stderr,
                     )
-                except CodecError as exc:
-                    raise ImportFileError(f"{name}: feature {i + 1}: {exc}") from None
+            for measure in item.measures:
                 await service.define_measure(measure, by=who)
-            measures += len(batch.measures)
+            units += len(item.units)
+            measures += len(item.measures)
     finally:
         await service.close()
     return units, reports, measures
@@ -187,43 +286,55 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     except (ImportFileError, DomainError, CodecError) as exc:
         raise _usage(str(exc)) from None
     except TableError as exc:
-        print(f"holdfire: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        raise _error(str(exc), 1) from None
     except StoreError as exc:
-        print(f"holdfire: store: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        raise _error(f"store: {exc}", 1) from None
+    except OSError as exc:
+        raise _error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}", 1) from None
 
 
 def _print_clearance(clearance: Clearance) -> None:
+    """The readable form. Built from Text pieces, never markup: weapon names, uids and details
+    come from users and must print as they are."""
+    out = _console()
     target = clearance.target
+    where = f"{target.mgrs} " if target.mgrs else ""
     out.print(
-        f"[{_STYLE[clearance.verdict]}] {clearance.verdict.value} [/]  "
-        f"target {target.mgrs} ({target.lat:.5f}, {target.lon:.5f})  weapon {clearance.weapon}",
-        highlight=False,
+        Text.assemble(
+            (f" {clearance.verdict.value} ", _STYLE[clearance.verdict]),
+            f"  target {where}({target.lat:.5f}, {target.lon:.5f})  weapon {clearance.weapon}",
+        )
     )
     out.print(
-        f"evaluated {clearance.evaluated_at:%Y-%m-%dT%H:%M:%SZ}, re-check after "
-        f"{clearance.valid_until:%H:%M:%SZ}, picture version {clearance.picture_version}, "
-        f"check {clearance.id}",
-        style="dim",
-        highlight=False,
+        Text(
+            f"evaluated {clearance.evaluated_at:%Y-%m-%dT%H:%M:%SZ}, re-check after "
+            f"{clearance.valid_until:%H:%M:%SZ}, picture version {clearance.picture_version}, "
+            f"check {clearance.id}",
+            style="dim",
+        )
     )
     if not clearance.reasons:
-        out.print("no known conflict: nothing in the picture is near this target")
+        out.print(Text("no known conflict: nothing in the picture is near this target"))
     for reason in clearance.reasons:
         label = "note" if reason.note else reason.verdict.value
-        where = ""
+        distance = ""
         if reason.distance_m is not None:
-            where = f"  {reason.distance_m:.0f} m"
+            distance = f"  {reason.distance_m:.0f} m"
             if reason.threshold_m is not None:
-                where += f" (limit {reason.threshold_m:.0f} m)"
+                distance += f" (limit {reason.threshold_m:.0f} m)"
         style = "dim" if reason.note else _STYLE[reason.verdict]
         out.print(
-            f"[{style}]{label:<17}[/] {reason.code.value}  {reason.subject or ''}{where}",
-            highlight=False,
+            Text.assemble(
+                (f"{label:<17}", style),
+                f" {reason.code.value}{f'  {reason.subject}' if reason.subject else ''}{distance}",
+            )
         )
-        out.print(f"    {reason.detail}", markup=False, highlight=False)
+        out.print(Text(f"    {reason.detail}"))
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -712,3 +712,13 @@ def test_codec_error_is_a_value_error() -> None:
     assert isinstance(error, ValueError)
     assert (error.field, error.message, str(error)) == ("lat", "must be a number", error.args[0])
     assert str(error) == "lat: must be a number"
+
+
+def test_a_number_too_large_for_a_float_is_a_codec_error() -> None:
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [35.0, 51.0]},
+        "properties": {"id": "m", "kind": "NFA", "radius_m": 10**400},
+    }
+    with pytest.raises(CodecError, match="too large"):
+        measure_from_feature(feature)

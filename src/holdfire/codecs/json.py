@@ -209,7 +209,10 @@ def _opt_str(d: Mapping[str, Any], key: str, prefix: str) -> str | None:
 def _as_float(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CodecError(field, f"must be a number, got {_type_name(value)}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise CodecError(field, "is too large to be a number") from None
     if not math.isfinite(result):
         raise CodecError(field, f"must be a finite number, got {value!r}")
     return result

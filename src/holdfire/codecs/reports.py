@@ -6,17 +6,31 @@ grid carries its cell's half-diagonal as extra uncertainty; SK-42 positions are 
 WGS 84 and carry the conversion's residual error. Required: uid and a position. A missing time
 is the arrival time (marked); bad optional numbers become unknown, never a reason to drop a
 friendly position (design.md §3).
+
+Decisions written down here:
+
+- An `affiliation` that is not one of the §5 names is read as *not given* (None), like a missing
+  one: a report for a new uid then registers a friend (the worst case) and the registry's identity
+  stands for a known one. Reading it as `unknown` would make a typo looser than leaving the field
+  out (a new unit would be weighed as unidentified, COORDINATE, instead of friend, HOLD).
+  An unreadable `mobility` is `unknown`, the worst mobility class.
+- A report is the unit's *own* only over an authenticated channel bound to its uid. An
+  authenticated channel whose name happens to equal a uid it is not bound to is recorded as
+  unauthenticated, so its report can never pass for the unit's own.
+- `observed_at` may also be an aware `datetime` (TOML times arrive that way); a time that is
+  given but cannot be read refuses the report, since the position's age would be unknown.
+- `lat`/`lon` set to null count as absent (so `{"grid": ..., "lat": null}` is a grid report).
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from holdfire.codecs.json import CodecError, parse_time
 from holdfire.domain.errors import DomainError
-from holdfire.domain.identity import parse_affiliation
-from holdfire.domain.numbers import optional_finite
+from holdfire.domain.identity import Affiliation
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import parse_mobility
 from holdfire.geo import DATUM_ERROR_M, Datum, GeoError, parse_datum, parse_mgrs, sk42_to_wgs84
@@ -39,7 +53,11 @@ def report_from_input(
     if not isinstance(data, Mapping):
         raise CodecError("report", "must be a JSON object")
     uid = data.get("uid")
-    if not isinstance(uid, str) or not uid.strip():
+    if uid is None:
+        raise CodecError("uid", "is required (a non-empty string)")
+    if not isinstance(uid, str):
+        raise CodecError("uid", f"must be a string, got {type(uid).__name__}")
+    if not uid.strip():
         raise CodecError("uid", "is required (a non-empty string)")
     uid = uid.strip()
     lat, lon, cell_m, datum = _position(data)
@@ -48,6 +66,8 @@ def report_from_input(
     mobility = data.get("mobility")
     callsign = data.get("callsign")
     own = channel.authenticated and uid in channel.bound_uids
+    # A name that collides with an unbound uid must not make the report look like its own.
+    authenticated = channel.authenticated and (own or channel.reporter != uid)
     try:
         return PositionReport(
             uid=uid,
@@ -58,16 +78,16 @@ def report_from_input(
             source=channel.source,
             # A channel bound to this uid speaks for the unit itself; otherwise it is a witness.
             reporter=uid if own else channel.reporter,
-            authenticated=channel.authenticated,
+            authenticated=authenticated,
             ce_m=_non_negative(data.get("ce_m")),
-            hae_m=optional_finite(data.get("hae_m")),
+            hae_m=_finite(data.get("hae_m")),
             cell_m=cell_m,
             datum=datum.value,
             datum_error_m=DATUM_ERROR_M[datum],
-            affiliation=parse_affiliation(affiliation) if isinstance(affiliation, str) else None,
+            affiliation=_affiliation(affiliation),
             mobility=parse_mobility(mobility) if isinstance(mobility, str) else None,
             callsign=callsign.strip() if isinstance(callsign, str) and callsign.strip() else None,
-            course_deg=optional_finite(data.get("course_deg")),
+            course_deg=_finite(data.get("course_deg")),
             speed_mps=_non_negative(data.get("speed_mps")),
             time_assumed=time_assumed,
         )
@@ -77,7 +97,7 @@ def report_from_input(
 
 def _position(data: Mapping[str, Any]) -> tuple[float, float, float, Datum]:
     grid = data.get("grid")
-    has_latlon = "lat" in data or "lon" in data
+    has_latlon = data.get("lat") is not None or data.get("lon") is not None
     if grid is not None and has_latlon:
         raise CodecError("grid", "give either grid or lat/lon, not both")
     try:
@@ -87,7 +107,9 @@ def _position(data: Mapping[str, Any]) -> tuple[float, float, float, Datum]:
             location = parse_mgrs(grid)
             return location.lat, location.lon, location.cell_m, Datum.WGS84
         datum_text = data.get("datum")
-        datum = parse_datum(datum_text if isinstance(datum_text, str) else None)
+        if datum_text is not None and not isinstance(datum_text, str):
+            raise CodecError("datum", f"must be WGS84 or SK42, got {type(datum_text).__name__}")
+        datum = parse_datum(datum_text)
         lat, lon = _number(data, "lat"), _number(data, "lon")
         if not -90.0 <= lat <= 90.0:
             raise CodecError("lat", f"must be in [-90, 90], got {lat!r}")
@@ -106,21 +128,49 @@ def _number(data: Mapping[str, Any], field: str) -> float:
         raise CodecError(field, "is required (or give grid)")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CodecError(field, f"must be a number, got {type(value).__name__}")
-    number = optional_finite(value)
+    number = _finite(value)
     if number is None:
-        raise CodecError(field, f"must be a finite number, got {value!r}")
+        shown = repr(value) if isinstance(value, float) else "a number too large"
+        raise CodecError(field, f"must be a finite number, got {shown}")
     return number
 
 
+def _finite(value: object) -> float | None:
+    """A finite float, else None (unknown). Integers too large for a float are unknown too."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _non_negative(value: object) -> float | None:
-    number = optional_finite(value) if isinstance(value, int | float) else None
+    number = _finite(value)
     return number if number is not None and number >= 0 else None
 
 
+def _affiliation(value: object) -> Affiliation | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return Affiliation(value.strip().lower())
+    except ValueError:
+        return None  # unreadable: as if not given (see the module docstring)
+
+
 def _observed(data: Mapping[str, Any], received_at: datetime) -> tuple[datetime, bool]:
-    text = data.get("observed_at")
-    if text is None or text == "":
+    value = data.get("observed_at")
+    if value is None or (isinstance(value, str) and not value.strip()):
         return received_at, True
-    if not isinstance(text, str):
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise CodecError("observed_at", "must carry a time zone (e.g. 2026-11-22T07:00:00Z)")
+        return value.astimezone(UTC), False
+    if not isinstance(value, str):
         raise CodecError("observed_at", "must be an RFC 3339 time such as 2026-11-22T07:00:00Z")
-    return parse_time(text), False
+    try:
+        return parse_time(value), False
+    except CodecError as exc:
+        raise CodecError("observed_at", exc.message) from None

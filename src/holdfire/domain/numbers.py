@@ -6,6 +6,14 @@ from datetime import datetime
 from holdfire.domain.errors import DomainError
 
 
+def _finite(value: float) -> bool:
+    """math.isfinite, but an int too large for a float is not finite either (no OverflowError)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def require_distance(field: str, value: float | None, *, optional: bool = False) -> None:
     """A distance, radius or error must be a finite number >= 0."""
     if value is None:
@@ -14,7 +22,7 @@ def require_distance(field: str, value: float | None, *, optional: bool = False)
         raise DomainError(field, "is required")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DomainError(field, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
+    if not _finite(value) or value < 0:
         raise DomainError(field, f"must be a finite number >= 0, got {value!r}")
 
 
@@ -23,7 +31,7 @@ def require_lat_lon(lat: float, lon: float, *, prefix: str = "") -> None:
     for name, value, bound in ((f"{prefix}lat", lat, 90.0), (f"{prefix}lon", lon, 180.0)):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DomainError(name, f"must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or abs(value) > bound:
+        if not _finite(value) or abs(value) > bound:
             raise DomainError(
                 name, f"must be a finite number in [-{bound:g}, {bound:g}], got {value!r}"
             )
@@ -43,4 +51,4 @@ def optional_finite(value: float | None) -> float | None:
     """Bad optional numbers become unknown (None) rather than refusing the whole record."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    return float(value) if _finite(value) else None

@@ -177,3 +177,16 @@ def test_report_validation_refuses_bad_numbers() -> None:
                 reporter="u",
                 **fields,  # type: ignore[arg-type]
             )
+
+
+def test_numbers_too_large_for_a_float_are_refused_not_crashing() -> None:
+    import pytest
+
+    from holdfire.domain.errors import DomainError
+    from holdfire.domain.numbers import optional_finite, require_distance, require_lat_lon
+
+    with pytest.raises(DomainError):
+        require_distance("ce_m", 10**400)
+    with pytest.raises(DomainError):
+        require_lat_lon(10**400, 0.0)
+    assert optional_finite(10**400) is None
