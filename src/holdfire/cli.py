@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -41,6 +41,7 @@ from holdfire.domain.errors import DomainError
 from holdfire.domain.measures import Measure
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
+from holdfire.engine.clearance import MAX_PAST
 from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
 from holdfire.service.ports import StoreError
 
@@ -52,7 +53,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-MAX_PAST = timedelta(minutes=5)  # an impact time further back is refused (design.md §4)
 
 EXIT_CODES = {
     Verdict.NO_KNOWN_CONFLICT: 0,
