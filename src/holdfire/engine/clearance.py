@@ -27,6 +27,7 @@ from holdfire.domain.measures import CircleGeometry, LineGeometry, Measure, Meas
 from holdfire.domain.numbers import require_distance, require_instant, require_lat_lon
 from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, radius_m, state_at
+from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture
 from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_line, to_mgrs
 
@@ -44,8 +45,6 @@ _AREA_RULES = {
     MeasureKind.RFL: (ReasonCode.RESTRICTED_FIRE_LINE, Verdict.COORDINATE),
     MeasureKind.BOUNDARY: (ReasonCode.BOUNDARY, Verdict.COORDINATE),
 }
-# Measures that matter beyond the footprint: fires that cross them need coordination.
-_CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.ACA})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +60,8 @@ class _Aim:
     frame: LocalFrame
     point: Point  # the aimpoint in the frame
     firer: tuple[float, float] | None  # the firing unit's position (lat, lon), if known
+    firer_xy: Point | None  # ... in the frame
+    line_of_fire: LineString | None  # from the firing unit to the aimpoint, in the frame
 
     @property
     def footprint_m(self) -> float:
@@ -96,6 +97,9 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
     if impact.tzinfo is None:
         impact = now
     frame = frame_for(request.lat, request.lon)
+    point = Point(*frame.to_xy(request.lat, request.lon))
+    firer = _firer_position(picture, request.firing_unit)
+    firer_xy = Point(*frame.to_xy(*firer)) if firer is not None else None
     aim = _Aim(
         lat=request.lat,
         lon=request.lon,
@@ -104,8 +108,10 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
         weapon=weapon,
         error_m=request.tle_m + weapon.cep_m + request.cell_m + request.datum_error_m,
         frame=frame,
-        point=Point(*frame.to_xy(request.lat, request.lon)),
-        firer=_firer_position(picture, request.firing_unit),
+        point=point,
+        firer=firer,
+        firer_xy=firer_xy,
+        line_of_fire=LineString([firer_xy, point]) if firer_xy is not None else None,
     )
     reasons += _track_reasons(picture, aim)
     reasons += _unlocated_reasons(picture, aim)
@@ -181,17 +187,22 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     if not entries:
         return []
     ts = aim.at.timestamp()
-    lats = np.fromiter((e.lat for e in entries), float, len(entries))
-    lons = np.fromiter((e.lon for e in entries), float, len(entries))
-    radii = np.fromiter((e.radius_at(ts) for e in entries), float, len(entries))
-    distances = distances_m(aim.lat, aim.lon, lats, lons)
-    best: dict[str, Reason] = {}
-    for i in np.flatnonzero(distances - radii < reach):
-        entry = entries[int(i)]
+    # One pass over the entries; IndexedPosition.radius_at, vectorised.
+    cols = np.array([(e.lat, e.lon, e.base_m, e.v_mps, e.observed_ts) for e in entries])
+    radii = cols[:, 2] + cols[:, 3] * np.maximum(0.0, ts - cols[:, 4])
+    distances = distances_m(aim.lat, aim.lon, cols[:, 0], cols[:, 1])
+    best: dict[str, tuple[tuple[int, float, str, str], Reason]] = {}
+    for i in np.flatnonzero(distances - radii < reach).tolist():
+        entry = entries[i]
         track = picture.track(entry.uid)
         if track is None or not picture.weighed(entry.uid):
             continue
-        report = next(r for r in track.positions if r.reporter_key == entry.key)
+        own = track.own
+        report = (
+            own
+            if own is not None and own.reporter_key == entry.key
+            else next(r for r in track.extras if r.reporter_key == entry.key)
+        )
         mobility = picture.mobility_of(entry.uid)
         reason = _track_reason(
             picture,
@@ -203,10 +214,13 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
             report.authenticated,
             report.reporter_key,
         )
+        if reason is None:
+            continue
+        key = reason.sort_key()
         current = best.get(entry.uid)
-        if reason is not None and (current is None or reason.sort_key() < current.sort_key()):
-            best[entry.uid] = reason
-    return list(best.values())
+        if current is None or key < current[0]:
+            best[entry.uid] = (key, reason)
+    return [reason for _, reason in best.values()]
 
 
 _Rule = tuple[ReasonCode, Verdict, str, float]
@@ -301,15 +315,21 @@ def _unlocated_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
 
 def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     nearby = {m.id: m for m in picture.measures_near(aim.lat, aim.lon, aim.footprint_m)}
-    crossing_reach = aim.weapon.max_range_m + aim.footprint_m
     if aim.firer is not None:
-        crossing_reach = max(crossing_reach, distance_m(aim.lat, aim.lon, *aim.firer))
         for m in picture.measures_near(*aim.firer, 0.0):
             if m.kind is MeasureKind.CHECKFIRE:
                 nearby[m.id] = m
-    for m in picture.measures_near(aim.lat, aim.lon, crossing_reach):
-        if m.kind in _CROSSING_KINDS:
+        # Beyond the footprint a crossing measure counts only where the line of fire crosses
+        # it; the margin covers the frame's straight line bowing off the lon/lat box.
+        margin = 100.0 + 0.01 * distance_m(aim.lat, aim.lon, *aim.firer)
+        for m in picture.crossing_measures_between((aim.lat, aim.lon), aim.firer, margin):
             nearby[m.id] = m
+    else:
+        # With no firer, only a line counts beyond the footprint (its far side), within range.
+        reach = aim.weapon.max_range_m + aim.footprint_m
+        for m in picture.crossing_measures_near(aim.lat, aim.lon, reach):
+            if isinstance(m.geometry, LineGeometry):
+                nearby[m.id] = m
     reasons = []
     for measure_id in sorted(nearby):
         measure = nearby[measure_id]
@@ -323,16 +343,20 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
 def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | None:
     code, verdict = _AREA_RULES[measure.kind]
     geometry = measure.geometry
+    shape: BaseGeometry | None = None
     if isinstance(geometry, CircleGeometry):
         centre = distance_m(aim.lat, aim.lon, geometry.lat, geometry.lon)
         gap = max(0.0, centre - geometry.radius_m)
         # The distance is geodesic; the frame's circle (drawn around, never inside, the true
-        # circle) serves the containment and crossing tests.
-        shape: BaseGeometry = (
-            aim.frame.circle(geometry.lat, geometry.lon, geometry.radius_m)
-            if geometry.radius_m > 0
-            else aim.frame.point(geometry.lat, geometry.lon)
-        )
+        # circle) serves the containment and crossing tests, which all need a firing unit.
+        if aim.firer_xy is not None and (
+            measure.kind is MeasureKind.BOUNDARY or gap > aim.footprint_m
+        ):
+            shape = (
+                aim.frame.circle(geometry.lat, geometry.lon, geometry.radius_m)
+                if geometry.radius_m > 0
+                else aim.frame.point(geometry.lat, geometry.lon)
+            )
     else:
         shape = picture.shape_of(measure, aim.frame)
         gap = float(shape.distance(aim.point))
@@ -351,10 +375,13 @@ def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | N
     )
 
 
-def _why(measure: Measure, shape: BaseGeometry, gap: float, aim: _Aim) -> str | None:
-    """Why the measure applies to this check, or None when it does not."""
+def _why(measure: Measure, shape: BaseGeometry | None, gap: float, aim: _Aim) -> str | None:
+    """Why the measure applies to this check, or None when it does not.
+
+    `shape` (the measure in the frame) may be None for a circle when no test below needs it.
+    """
     footprint = aim.footprint_m
-    firer = Point(*aim.frame.to_xy(*aim.firer)) if aim.firer is not None else None
+    firer = aim.firer_xy
     kind = measure.kind
     if kind is MeasureKind.BOUNDARY and not isinstance(measure.geometry, LineGeometry):
         # A zone: fires landing wholly inside the firing unit's own zone need no consent.
@@ -362,6 +389,7 @@ def _why(measure: Measure, shape: BaseGeometry, gap: float, aim: _Aim) -> str | 
             return None
         own_zone = (
             firer is not None
+            and shape is not None
             and shape.contains(firer)
             and shape.contains(aim.point)
             and shape.boundary.distance(aim.point) > footprint
@@ -369,12 +397,17 @@ def _why(measure: Measure, shape: BaseGeometry, gap: float, aim: _Aim) -> str | 
         return None if own_zone else f"footprint ({footprint:.0f} m) reaches the zone"
     if gap <= footprint:
         return f"footprint ({footprint:.0f} m) touches it, {gap:.0f} m from the aimpoint"
-    if kind is MeasureKind.CHECKFIRE and firer is not None and shape.intersects(firer):
+    if (
+        kind is MeasureKind.CHECKFIRE
+        and firer is not None
+        and shape is not None
+        and shape.intersects(firer)
+    ):
         return "the firing unit stands inside it"
     if kind not in _CROSSING_KINDS:
         return None
-    if firer is not None:
-        if LineString([firer, aim.point]).intersects(shape):
+    if aim.line_of_fire is not None:
+        if shape is not None and aim.line_of_fire.intersects(shape):
             return "fires from the firing unit's position cross it"
         return None
     if kind is MeasureKind.ACA or not isinstance(shape, LineString):
@@ -423,14 +456,14 @@ def _lookalike_reasons(picture: Picture, request: CheckRequest, aim: _Aim) -> li
     elif family is None:
         why = f"target type {target_type!r} is not in the equipment registry"
     else:
-        friends = [u for u in picture.fielding(family) if picture.affiliation_of(u.uid).friendly]
+        nearest = picture.nearest_fielding(family, aim.lat, aim.lon)
         nations = sorted(
             picture.friendly_nations().intersection(
                 n.upper() for e in picture.tables.family_members(family) for n in e.fielded_by
             )
         )
-        if friends:
-            subject, distance = _nearest(picture, [u.uid for u in friends], aim)
+        if nearest is not None:
+            subject, distance = nearest
             unit = picture.unit(subject)
             where = f"{distance / 1000:.1f} km away" if distance is not None else "position unknown"
             name = unit.callsign if unit is not None else subject
@@ -463,17 +496,6 @@ def _lookalike_reasons(picture: Picture, request: CheckRequest, aim: _Aim) -> li
             distance_m=distance,
         )
     ]
-
-
-def _nearest(picture: Picture, uids: list[str], aim: _Aim) -> tuple[str, float | None]:
-    best: tuple[float, str] | None = None
-    for uid in uids:
-        track = picture.track(uid)
-        if track is not None:
-            d = distance_m(aim.lat, aim.lon, track.latest.lat, track.latest.lon)
-            if best is None or (d, uid) < best:
-                best = (d, uid)
-    return (best[1], best[0]) if best is not None else (uids[0], None)
 
 
 # --- result --------------------------------------------------------------------------------

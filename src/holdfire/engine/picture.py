@@ -25,8 +25,17 @@ from holdfire.domain.reports import PositionReport, settle_times
 from holdfire.domain.tables import Mobility, MobilityClass, Tables
 from holdfire.domain.tracks import Track, error_m
 from holdfire.domain.units import Unit, UnitStatus
-from holdfire.engine.spatial import IndexedPosition, MeasureIndex, TrackIndex, degree_box
+from holdfire.engine.spatial import (
+    IndexedPosition,
+    MeasureIndex,
+    PointSet,
+    TrackIndex,
+    degree_box,
+)
 from holdfire.geo import LocalFrame, distance_m
+
+# Measures that matter beyond the footprint: fires that cross them need coordination.
+CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.ACA})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +58,15 @@ class Picture:
         self._measures: dict[str, Measure] = {}
         self._track_index = TrackIndex()
         self._measure_index = MeasureIndex()
+        self._crossing_index = MeasureIndex()  # CROSSING_KINDS only: queried far and wide
         # Kept up to date on every change so a check never walks the whole registry.
         self._unlocated: set[str] = set()
+        self._unlocated_units: list[Unit] | None = None  # sorted view, None = to rebuild
         self._by_family: dict[str, set[str]] = {}
+        # Friendly units fielding each family: all of them, and the located ones' latest fixes.
+        self._friendly_fielders: dict[str, set[str]] = {}
+        self._fielder_points: dict[str, PointSet] = {}
+        self._unit_check_fires: dict[str, Measure] = {}
         self._friendly_nations: Counter[str] = Counter()
         self._shapes: dict[str, dict[tuple[float, float], BaseGeometry]] = {}
 
@@ -97,11 +112,25 @@ class Picture:
 
     def unlocated(self) -> list[Unit]:
         """Active friendly units that have never reported."""
-        return [self._units[uid] for uid in sorted(self._unlocated)]
+        if self._unlocated_units is None:
+            self._unlocated_units = [self._units[uid] for uid in sorted(self._unlocated)]
+        return list(self._unlocated_units)
 
     def fielding(self, family: str) -> list[Unit]:
         """Active units whose equipment belongs to `family`."""
         return [self._units[uid] for uid in sorted(self._by_family.get(family, ()))]
+
+    def nearest_fielding(
+        self, family: str, lat: float, lon: float
+    ) -> tuple[str, float | None] | None:
+        """The nearest located friendly unit fielding `family` and its distance; if none is
+        located, the first friendly fielder with distance None; None if there is none."""
+        points = self._fielder_points.get(family)
+        found = points.nearest(lat, lon) if points is not None else None
+        if found is not None:
+            return found
+        friends = self._friendly_fielders.get(family)
+        return (min(friends), None) if friends else None
 
     def friendly_nations(self) -> frozenset[str]:
         """Nations of the active friendly units in the registry."""
@@ -143,8 +172,11 @@ class Picture:
             extras = tuple(current[k] for k in sorted(current))
             track = Track(uid=report.uid, own=track.own, extras=extras)
         self._tracks[report.uid] = track
-        self._unlocated.discard(report.uid)
+        if report.uid in self._unlocated:
+            self._unlocated.discard(report.uid)
+            self._unlocated_units = None
         self._reindex(report.uid, report.received_at)
+        self._place_fielder(self._units[report.uid])
         self.version += 1
         return ReportOutcome(True, "", registered, alerts, report)
 
@@ -165,29 +197,37 @@ class Picture:
     def define_measure(self, measure: Measure) -> None:
         self._measures[measure.id] = measure
         self._shapes.pop(measure.id, None)
-        geometry = measure.geometry
-        if geometry is None:
-            self._measure_index.remove(measure.id)
-        elif isinstance(geometry, CircleGeometry):
-            self._measure_index.put(
-                measure.id, degree_box(geometry.lat, geometry.lon, geometry.radius_m)
-            )
+        if measure.kind is MeasureKind.CHECKFIRE and measure.geometry is None:
+            self._unit_check_fires[measure.id] = measure
         else:
-            coords = (
-                geometry.coords
-                if isinstance(geometry, LineGeometry)
-                else tuple(p for ring in geometry.rings for p in ring)
-            )
-            lons = [c[0] for c in coords]
-            lats = [c[1] for c in coords]
-            self._measure_index.put(measure.id, (min(lons), min(lats), max(lons), max(lats)))
+            self._unit_check_fires.pop(measure.id, None)
+        geometry = measure.geometry
+        self._measure_index.remove(measure.id)
+        self._crossing_index.remove(measure.id)
+        if geometry is not None:
+            if isinstance(geometry, CircleGeometry):
+                bounds = degree_box(geometry.lat, geometry.lon, geometry.radius_m)
+            else:
+                coords = (
+                    geometry.coords
+                    if isinstance(geometry, LineGeometry)
+                    else tuple(p for ring in geometry.rings for p in ring)
+                )
+                lons = [c[0] for c in coords]
+                lats = [c[1] for c in coords]
+                bounds = (min(lons), min(lats), max(lons), max(lats))
+            self._measure_index.put(measure.id, bounds)
+            if measure.kind in CROSSING_KINDS:
+                self._crossing_index.put(measure.id, bounds)
         self.version += 1
 
     def cancel_measure(self, measure_id: str) -> bool:
         if self._measures.pop(measure_id, None) is None:
             return False
         self._shapes.pop(measure_id, None)
+        self._unit_check_fires.pop(measure_id, None)
         self._measure_index.remove(measure_id)
+        self._crossing_index.remove(measure_id)
         self.version += 1
         return True
 
@@ -199,6 +239,27 @@ class Picture:
 
     def measures_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
         return [self._measures[i] for i in self._measure_index.near(lat, lon, reach_m)]
+
+    def crossing_measures_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
+        """RFL, BOUNDARY and ACA measures whose box comes within `reach_m` of the point."""
+        return [self._measures[i] for i in self._crossing_index.near(lat, lon, reach_m)]
+
+    def crossing_measures_between(
+        self, a: tuple[float, float], b: tuple[float, float], margin_m: float
+    ) -> list[Measure]:
+        """RFL, BOUNDARY and ACA measures whose box meets the box spanning points a and b
+        (lat, lon) widened by `margin_m`: every one a line between them could cross."""
+        boxes = (degree_box(*a, margin_m), degree_box(*b, margin_m))
+        if any(w <= -180.0 or e >= 180.0 for w, _, e, _ in boxes) or abs(a[1] - b[1]) > 180.0:
+            # Near a pole or across the antimeridian: fall back to the circle around a.
+            return self.crossing_measures_near(*a, distance_m(*a, *b) + margin_m)
+        bounds = (
+            min(boxes[0][0], boxes[1][0]),
+            min(boxes[0][1], boxes[1][1]),
+            max(boxes[0][2], boxes[1][2]),
+            max(boxes[0][3], boxes[1][3]),
+        )
+        return [self._measures[i] for i in self._crossing_index.within(bounds)]
 
     def shape_of(self, measure: Measure, frame: LocalFrame) -> BaseGeometry:
         """A line or polygon measure in a local frame, projected once per frame."""
@@ -217,14 +278,7 @@ class Picture:
         return shape
 
     def unit_check_fires(self) -> list[Measure]:
-        return sorted(
-            (
-                m
-                for m in self._measures.values()
-                if m.kind is MeasureKind.CHECKFIRE and m.geometry is None
-            ),
-            key=lambda m: m.id,
-        )
+        return sorted(self._unit_check_fires.values(), key=lambda m: m.id)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -237,14 +291,43 @@ class Picture:
         if unit.affiliation.friendly:
             if unit.uid not in self._tracks:
                 self._unlocated.add(unit.uid)
+                self._unlocated_units = None
             if unit.nation:
                 self._friendly_nations[unit.nation.upper()] += 1
         for item in unit.equipment:
             family = self.tables.equipment_family(item) or item.strip().lower()
             self._by_family.setdefault(family, set()).add(unit.uid)
+        self._place_fielder(unit)
+
+    def _families(self, unit: Unit) -> set[str]:
+        return {self.tables.equipment_family(i) or i.strip().lower() for i in unit.equipment}
+
+    def _place_fielder(self, unit: Unit) -> None:
+        """Keep the friendly-fielder sets and points of the unit's families up to date."""
+        if not unit.equipment:
+            return
+        track = self._tracks.get(unit.uid)
+        friendly = unit.status is UnitStatus.ACTIVE and self.affiliation_of(unit.uid).friendly
+        for family in self._families(unit):
+            points = self._fielder_points.setdefault(family, PointSet())
+            friends = self._friendly_fielders.setdefault(family, set())
+            if friendly:
+                friends.add(unit.uid)
+            else:
+                friends.discard(unit.uid)
+            if friendly and track is not None:
+                points.put(unit.uid, track.latest.lat, track.latest.lon)
+            else:
+                points.remove(unit.uid)
 
     def _forget(self, unit: Unit) -> None:
-        self._unlocated.discard(unit.uid)
+        if unit.uid in self._unlocated:
+            self._unlocated.discard(unit.uid)
+            self._unlocated_units = None
+        for family in self._families(unit):
+            self._friendly_fielders.get(family, set()).discard(unit.uid)
+            if family in self._fielder_points:
+                self._fielder_points[family].remove(unit.uid)
         if unit.status is UnitStatus.ACTIVE and unit.affiliation.friendly and unit.nation:
             self._friendly_nations[unit.nation.upper()] -= 1
         for members in self._by_family.values():

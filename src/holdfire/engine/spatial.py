@@ -15,9 +15,12 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from shapely import STRtree
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
+
+from holdfire.geo import distances_m
 
 _M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
 _M_PER_DEG_LON_EQ = 111_320.0
@@ -204,13 +207,80 @@ class MeasureIndex:
             self._tree = None
 
     def near(self, lat: float, lon: float, reach_m: float) -> list[str]:
+        return self.within(degree_box(lat, lon, reach_m))
+
+    def within(self, bounds: tuple[float, float, float, float]) -> list[str]:
+        """Ids whose box meets the lon/lat box (west, south, east, north)."""
         if not self._boxes:
             return []
         if self._tree is None:
             self._ids = sorted(self._boxes)
             self._tree = STRtree([self._boxes[i] for i in self._ids])
-        west, south, east, north = degree_box(lat, lon, reach_m)
+        west, south, east, north = bounds
         hits: set[int] = set()
         for lo, hi in _lon_ranges(west, east):
             hits.update(int(i) for i in self._tree.query(box(lo, south, hi, north)))
         return [self._ids[i] for i in sorted(hits)]
+
+
+_EARTH_M = 6_371_008.8  # mean radius: only ranks candidates, the exact geodesic decides
+_SPHERE_SLACK = 1.01  # sphere vs ellipsoid distances differ by under 0.7 %
+
+
+def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    phi, lam = math.radians(lat), math.radians(lon)
+    return (math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi))
+
+
+class PointSet:
+    """One point per key, kept in arrays so the nearest one is found in one vectorised pass."""
+
+    def __init__(self) -> None:
+        self._slot: dict[str, int] = {}
+        self._keys: list[str] = []
+        self._xyz = np.empty((16, 3))
+        self._lat = np.empty(16)
+        self._lon = np.empty(16)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def put(self, key: str, lat: float, lon: float) -> None:
+        slot = self._slot.get(key)
+        if slot is None:
+            slot = len(self._keys)
+            if slot == len(self._lat):
+                self._xyz = np.concatenate((self._xyz, np.empty_like(self._xyz)))
+                self._lat = np.concatenate((self._lat, np.empty_like(self._lat)))
+                self._lon = np.concatenate((self._lon, np.empty_like(self._lon)))
+            self._slot[key] = slot
+            self._keys.append(key)
+        self._xyz[slot] = _unit_vector(lat, lon)
+        self._lat[slot], self._lon[slot] = lat, lon
+
+    def remove(self, key: str) -> None:
+        slot = self._slot.pop(key, None)
+        if slot is None:
+            return
+        last = len(self._keys) - 1
+        if slot != last:
+            moved = self._keys[last]
+            self._keys[slot] = moved
+            self._slot[moved] = slot
+            self._xyz[slot] = self._xyz[last]
+            self._lat[slot], self._lon[slot] = self._lat[last], self._lon[last]
+        self._keys.pop()
+
+    def nearest(self, lat: float, lon: float) -> tuple[str, float] | None:
+        """The nearest key and its geodesic distance; ties go to the smallest key."""
+        n = len(self._keys)
+        if n == 0:
+            return None
+        # Cosines of the central angles on a sphere: the largest is the nearest on the sphere,
+        # and the nearest on the ellipsoid is within the slack of it.
+        cosines = self._xyz[:n] @ np.array(_unit_vector(lat, lon))
+        angle = math.acos(min(1.0, float(cosines.max())))
+        close = np.flatnonzero(cosines >= math.cos(min(math.pi, angle * _SPHERE_SLACK + 1e-6)))
+        exact = distances_m(lat, lon, self._lat[close], self._lon[close])
+        d, key = min((float(d), self._keys[int(i)]) for d, i in zip(exact, close, strict=True))
+        return key, d

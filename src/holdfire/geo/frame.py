@@ -15,6 +15,7 @@ with ``geometry.distance(point) <= r``, which has no polygon error, or LocalFram
 never understates.
 """
 
+import itertools
 import math
 from collections.abc import Sequence
 from functools import lru_cache
@@ -162,24 +163,30 @@ def side_of_line(line: LineString, x: float, y: float) -> float:
     """
     if not (math.isfinite(x) and math.isfinite(y)):
         raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")
-    xy = shapely.get_coordinates(line)
-    xy = xy[np.r_[True, np.any(np.diff(xy, axis=0) != 0.0, axis=1)]] if len(xy) else xy
+    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
+    xy: list[tuple[float, float]] = []
+    for vx, vy in shapely.get_coordinates(line).tolist():
+        if not xy or (vx, vy) != xy[-1]:
+            xy.append((vx, vy))
     if len(xy) < 2:
         raise GeoError(f"line has {len(xy)} distinct vertices; expected at least 2")
-    segments = np.diff(xy, axis=0)
-    from_starts = np.array([x, y]) - xy[:-1]
-    along = np.einsum("ij,ij->i", from_starts, segments) / np.einsum("ij,ij->i", segments, segments)
-    along = np.clip(along, 0.0, 1.0)
-    offsets = from_starts - along[:, None] * segments  # point minus its nearest point per segment
-    distances = np.hypot(offsets[:, 0], offsets[:, 1])
-    k = int(np.argmin(distances))
-    left_normals = np.column_stack((-segments[:, 1], segments[:, 0]))
-    if along[k] == 0.0 and k > 0:
-        pair = left_normals[k - 1 : k + 1]
-    elif along[k] == 1.0 and k < len(segments) - 1:
-        pair = left_normals[k : k + 2]
+    segments = []  # (dx, dy, along, offset x, offset y, distance) per segment
+    for (x0, y0), (x1, y1) in itertools.pairwise(xy):
+        sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
+        along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
+        ox, oy = fx - along * sx, fy - along * sy
+        segments.append((sx, sy, along, ox, oy, math.hypot(ox, oy)))
+    k = min(range(len(segments)), key=lambda i: segments[i][5])  # the first of equals
+    _, _, along, ox, oy, distance = segments[k]
+    if along == 0.0 and k > 0:
+        pair = segments[k - 1 : k + 1]
+    elif along == 1.0 and k < len(segments) - 1:
+        pair = segments[k : k + 2]
     else:
-        pair = left_normals[k : k + 1]
-    normal = (pair / np.hypot(pair[:, 0], pair[:, 1])[:, None]).sum(axis=0)
-    side = float(offsets[k] @ normal)
-    return math.copysign(float(distances[k]), side) if side != 0.0 else 0.0
+        pair = segments[k : k + 1]
+    nx = ny = 0.0
+    for sx, sy, *_ in pair:
+        length = math.hypot(sx, sy)
+        nx, ny = nx - sy / length, ny + sx / length  # unit left normals, summed
+    side = ox * nx + oy * ny
+    return math.copysign(distance, side) if side != 0.0 else 0.0

@@ -5,6 +5,7 @@ the resulting events are durable in the store, so whatever a client was told was
 survives a crash. The picture is rebuilt from the store on start.
 """
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -56,6 +57,10 @@ class Service:
             self.picture.apply_report(report)
         for measure in state.measures:
             self.picture.define_measure(measure)
+        # The rebuilt picture lives as long as the process: keep the cyclic collector from
+        # walking its million objects again on every collection (pauses of 0.1-0.6 s).
+        gc.collect()
+        gc.freeze()
 
     async def close(self) -> None:
         await self.store.close()
