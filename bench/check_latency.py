@@ -94,7 +94,7 @@ from holdfire.domain.tracks import error_m
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import evaluate
 from holdfire.engine.picture import Picture
-from holdfire.engine.spatial import IndexedPosition, degree_box
+from holdfire.engine.spatial import Candidates, IndexedPosition, degree_box
 from holdfire.geo import distances_m, frame_for
 
 FloatArray = npt.NDArray[np.float64]
@@ -441,15 +441,15 @@ class FullScanPicture(Picture):
         super().__init__(tables)
         self._scan_version = -1
         self._all_positions: list[IndexedPosition] = []
+        self._all_columns: FloatArray = np.empty((0, 5))
         self._always: list[Measure] = []  # every measure but the crossing kinds
         self._crossing: list[Measure] = []
         self._crossing_boxes: FloatArray = np.empty((0, 4))
 
-    def positions_near(
-        self, lat: float, lon: float, reach_m: float, at: datetime
-    ) -> list[IndexedPosition]:
+    def positions_near(self, lat: float, lon: float, reach_m: float, at: datetime) -> Candidates:
         self._refresh()
-        return self._all_positions
+        positions = self._all_positions
+        return Candidates(self._all_columns, np.arange(len(positions)), positions.__getitem__)
 
     def measures_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
         self._refresh()
@@ -505,6 +505,10 @@ class FullScanPicture(Picture):
                 for r in track.positions
             )
         self._all_positions = positions
+        self._all_columns = np.array(
+            [(e.lat, e.lon, e.base_m, e.v_mps, e.observed_ts) for e in positions],
+            dtype=np.float64,
+        ).reshape(-1, 5)
         measures = [m for m in self.measures() if m.geometry is not None]
         self._always = [m for m in measures if m.kind not in CROSSING_KINDS]
         self._crossing = [m for m in measures if m.kind in CROSSING_KINDS]

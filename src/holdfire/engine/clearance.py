@@ -57,15 +57,32 @@ class _Aim:
     window: tuple[datetime, datetime]  # measures in force at any instant of it count
     weapon: Weapon
     error_m: float  # E = TLE + CEP + target cell half-diagonal + datum error
-    frame: LocalFrame
-    point: Point  # the aimpoint in the frame
+    frame: LocalFrame  # the aimpoint's own tile frame
+    point: Point  # the aimpoint in it
     firer: tuple[float, float] | None  # the firing unit's position (lat, lon), if known
-    firer_xy: Point | None  # ... in the frame
-    line_of_fire: LineString | None  # from the firing unit to the aimpoint, in the frame
+    views: dict[tuple[float, float], "_View"]  # the aim in each measure frame met so far
 
     @property
     def footprint_m(self) -> float:
         return self.weapon.red01_m + self.error_m
+
+    def view(self, frame: LocalFrame) -> "_View":
+        """The aimpoint, the firing unit and the line between them in `frame`, made once."""
+        key = (frame.lat0, frame.lon0)
+        found = self.views.get(key)
+        if found is None:
+            point = Point(*frame.to_xy(self.lat, self.lon))
+            firer = Point(*frame.to_xy(*self.firer)) if self.firer is not None else None
+            line = LineString([firer, point]) if firer is not None else None
+            found = self.views[key] = _View(point, firer, line)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    point: Point
+    firer: Point | None
+    line_of_fire: LineString | None
 
 
 def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id: str) -> Clearance:
@@ -98,8 +115,6 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
         impact = now
     frame = frame_for(request.lat, request.lon)
     point = Point(*frame.to_xy(request.lat, request.lon))
-    firer = _firer_position(picture, request.firing_unit)
-    firer_xy = Point(*frame.to_xy(*firer)) if firer is not None else None
     aim = _Aim(
         lat=request.lat,
         lon=request.lon,
@@ -109,9 +124,8 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
         error_m=request.tle_m + weapon.cep_m + request.cell_m + request.datum_error_m,
         frame=frame,
         point=point,
-        firer=firer,
-        firer_xy=firer_xy,
-        line_of_fire=LineString([firer_xy, point]) if firer_xy is not None else None,
+        firer=_firer_position(picture, request.firing_unit),
+        views={},
     )
     reasons += _track_reasons(picture, aim)
     reasons += _unlocated_reasons(picture, aim)
@@ -183,17 +197,16 @@ def _firer_position(picture: Picture, uid: str | None) -> tuple[float, float] | 
 def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     w = aim.weapon
     reach = max(w.red10_m, w.red01_m, w.danger_close_m) + aim.error_m
-    entries = picture.positions_near(aim.lat, aim.lon, reach, aim.at)
-    if not entries:
+    found = picture.positions_near(aim.lat, aim.lon, reach, aim.at)
+    if not len(found):
         return []
     ts = aim.at.timestamp()
-    # One pass over the entries; IndexedPosition.radius_at, vectorised.
-    cols = np.array([(e.lat, e.lon, e.base_m, e.v_mps, e.observed_ts) for e in entries])
+    cols = found.columns  # IndexedPosition.radius_at, vectorised
     radii = cols[:, 2] + cols[:, 3] * np.maximum(0.0, ts - cols[:, 4])
     distances = distances_m(aim.lat, aim.lon, cols[:, 0], cols[:, 1])
     best: dict[str, tuple[tuple[int, float, str, str], Reason]] = {}
     for i in np.flatnonzero(distances - radii < reach).tolist():
-        entry = entries[i]
+        entry = found.entry(i)
         track = picture.track(entry.uid)
         if track is None or not picture.weighed(entry.uid):
             continue
@@ -342,25 +355,16 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
 
 def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | None:
     code, verdict = _AREA_RULES[measure.kind]
+    frame, shape = picture.shape_of(measure)
+    view = aim.view(frame)
     geometry = measure.geometry
-    shape: BaseGeometry | None = None
     if isinstance(geometry, CircleGeometry):
-        centre = distance_m(aim.lat, aim.lon, geometry.lat, geometry.lon)
-        gap = max(0.0, centre - geometry.radius_m)
-        # The distance is geodesic; the frame's circle (drawn around, never inside, the true
-        # circle) serves the containment and crossing tests, which all need a firing unit.
-        if aim.firer_xy is not None and (
-            measure.kind is MeasureKind.BOUNDARY or gap > aim.footprint_m
-        ):
-            shape = (
-                aim.frame.circle(geometry.lat, geometry.lon, geometry.radius_m)
-                if geometry.radius_m > 0
-                else aim.frame.point(geometry.lat, geometry.lon)
-            )
+        # Geodesic for a circle; its frame polygon (drawn around, never inside, the true circle)
+        # serves the containment and crossing tests.
+        gap = max(0.0, distance_m(aim.lat, aim.lon, geometry.lat, geometry.lon) - geometry.radius_m)
     else:
-        shape = picture.shape_of(measure, aim.frame)
-        gap = float(shape.distance(aim.point))
-    why = _why(measure, shape, gap, aim)
+        gap = float(shape.distance(view.point))
+    why = _why(measure, shape, gap, aim.footprint_m, view)
     if why is None:
         return None
     name = measure.name or measure.id
@@ -375,13 +379,11 @@ def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | N
     )
 
 
-def _why(measure: Measure, shape: BaseGeometry | None, gap: float, aim: _Aim) -> str | None:
-    """Why the measure applies to this check, or None when it does not.
-
-    `shape` (the measure in the frame) may be None for a circle when no test below needs it.
-    """
-    footprint = aim.footprint_m
-    firer = aim.firer_xy
+def _why(
+    measure: Measure, shape: BaseGeometry, gap: float, footprint: float, view: _View
+) -> str | None:
+    """Why the measure applies to this check, or None when it does not."""
+    firer = view.firer
     kind = measure.kind
     if kind is MeasureKind.BOUNDARY and not isinstance(measure.geometry, LineGeometry):
         # A zone: fires landing wholly inside the firing unit's own zone need no consent.
@@ -389,32 +391,26 @@ def _why(measure: Measure, shape: BaseGeometry | None, gap: float, aim: _Aim) ->
             return None
         own_zone = (
             firer is not None
-            and shape is not None
             and shape.contains(firer)
-            and shape.contains(aim.point)
-            and shape.boundary.distance(aim.point) > footprint
+            and shape.contains(view.point)
+            and shape.boundary.distance(view.point) > footprint
         )
         return None if own_zone else f"footprint ({footprint:.0f} m) reaches the zone"
     if gap <= footprint:
         return f"footprint ({footprint:.0f} m) touches it, {gap:.0f} m from the aimpoint"
-    if (
-        kind is MeasureKind.CHECKFIRE
-        and firer is not None
-        and shape is not None
-        and shape.intersects(firer)
-    ):
+    if kind is MeasureKind.CHECKFIRE and firer is not None and shape.intersects(firer):
         return "the firing unit stands inside it"
     if kind not in _CROSSING_KINDS:
         return None
-    if aim.line_of_fire is not None:
-        if shape is not None and aim.line_of_fire.intersects(shape):
+    if view.line_of_fire is not None:
+        if view.line_of_fire.intersects(shape):
             return "fires from the firing unit's position cross it"
         return None
     if kind is MeasureKind.ACA or not isinstance(shape, LineString):
         return None
     if measure.friendly_side is None:
         return "neither the firing unit's position nor the line's friendly side is known"
-    side = side_of_line(shape, aim.point.x, aim.point.y)
+    side = side_of_line(shape, view.point.x, view.point.y)
     far = side < 0 if measure.friendly_side is Side.LEFT else side > 0
     return "the target lies on the far side from friendly forces" if far else None
 

@@ -26,13 +26,14 @@ from holdfire.domain.tables import Mobility, MobilityClass, Tables
 from holdfire.domain.tracks import Track, error_m
 from holdfire.domain.units import Unit, UnitStatus
 from holdfire.engine.spatial import (
+    Candidates,
     IndexedPosition,
     MeasureIndex,
     PointSet,
     TrackIndex,
     degree_box,
 )
-from holdfire.geo import LocalFrame, distance_m
+from holdfire.geo import LocalFrame, distance_m, frame_for
 
 # Measures that matter beyond the footprint: fires that cross them need coordination.
 CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.ACA})
@@ -68,7 +69,7 @@ class Picture:
         self._fielder_points: dict[str, PointSet] = {}
         self._unit_check_fires: dict[str, Measure] = {}
         self._friendly_nations: Counter[str] = Counter()
-        self._shapes: dict[str, dict[tuple[float, float], BaseGeometry]] = {}
+        self._shapes: dict[str, tuple[LocalFrame, BaseGeometry]] = {}
 
     # --- units -----------------------------------------------------------------------------
 
@@ -187,9 +188,7 @@ class Picture:
         """Tracks still in the picture (units marked absent or retired have left it)."""
         return (t for t in self._tracks.values() if self.weighed(t.uid))
 
-    def positions_near(
-        self, lat: float, lon: float, reach_m: float, at: datetime
-    ) -> list[IndexedPosition]:
+    def positions_near(self, lat: float, lon: float, reach_m: float, at: datetime) -> Candidates:
         return self._track_index.near(lat, lon, reach_m, at.timestamp())
 
     # --- measures --------------------------------------------------------------------------
@@ -261,21 +260,40 @@ class Picture:
         )
         return [self._measures[i] for i in self._crossing_index.within(bounds)]
 
-    def shape_of(self, measure: Measure, frame: LocalFrame) -> BaseGeometry:
-        """A line or polygon measure in a local frame, projected once per frame."""
-        per_frame = self._shapes.setdefault(measure.id, {})
-        key = (frame.lat0, frame.lon0)
-        shape = per_frame.get(key)
-        if shape is None:
+    def shape_of(self, measure: Measure) -> tuple[LocalFrame, BaseGeometry]:
+        """A measure's geometry in the local frame of the tile it lies in, projected once.
+
+        Every test against it happens in that frame, so a measure is projected once however
+        many aimpoints are checked against it (accurate to 1 m within 50 km of the tile).
+        """
+        cached = self._shapes.get(measure.id)
+        if cached is None:
             geometry = measure.geometry
-            if isinstance(geometry, LineGeometry):
-                shape = frame.line(geometry.coords)
-            elif isinstance(geometry, PolygonGeometry):
-                shape = frame.polygon(geometry.rings)
+            if isinstance(geometry, CircleGeometry):
+                frame = frame_for(geometry.lat, geometry.lon)
+                # drawn around, never inside, the true circle
+                shape: BaseGeometry = (
+                    frame.circle(geometry.lat, geometry.lon, geometry.radius_m)
+                    if geometry.radius_m > 0
+                    else frame.point(geometry.lat, geometry.lon)
+                )
+            elif isinstance(geometry, LineGeometry | PolygonGeometry):
+                coords = (
+                    geometry.coords if isinstance(geometry, LineGeometry) else geometry.rings[0]
+                )
+                lons = [c[0] for c in coords]
+                lats = [c[1] for c in coords]
+                frame = frame_for((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+                shape = (
+                    frame.line(geometry.coords)
+                    if isinstance(geometry, LineGeometry)
+                    else frame.polygon(geometry.rings)
+                )
             else:
-                raise TypeError(f"measure {measure.id} has no line or polygon geometry")
-            per_frame[key] = shape
-        return shape
+                raise TypeError(f"measure {measure.id} has no geometry")
+            cached = (frame, shape)
+            self._shapes[measure.id] = cached
+        return cached
 
     def unit_check_fires(self) -> list[Measure]:
         return sorted(self._unit_check_fires.values(), key=lambda m: m.id)

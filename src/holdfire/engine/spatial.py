@@ -12,12 +12,13 @@ Measures: an STRtree over bounding boxes in degrees, rebuilt lazily after a chan
 
 import heapq
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
+import shapely
 from shapely import STRtree
-from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from holdfire.geo import distances_m
@@ -75,119 +76,166 @@ def _lon_ranges(west: float, east: float) -> list[tuple[float, float]]:
     return [(west, east)]
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Positions a query found: their numbers as columns, for vectorised tests.
+
+    `columns` rows are (lat, lon, base_m, v_mps, observed_ts); `entry(i)` is row i's position.
+    """
+
+    columns: npt.NDArray[np.float64]
+    slots: npt.NDArray[np.intp]
+    lookup: Callable[[int], IndexedPosition]
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def entry(self, i: int) -> IndexedPosition:
+        return self.lookup(int(self.slots[i]))
+
+
 class _Level:
     def __init__(self, bound_m: float) -> None:
         self.bound_m = bound_m
         # A cell about half the bound wide keeps a query to a few dozen cells.
         self.cell_deg = max(0.01, bound_m / _M_PER_DEG_LAT / 2.0)
-        self.cells: dict[tuple[int, int], dict[tuple[str, str], IndexedPosition]] = {}
+        self.cells: dict[tuple[int, int], set[int]] = {}
 
     def cell_of(self, lat: float, lon: float) -> tuple[int, int]:
         return (math.floor(lat / self.cell_deg), math.floor(lon / self.cell_deg))
 
-    def add(self, entry: IndexedPosition) -> None:
-        self.cells.setdefault(self.cell_of(entry.lat, entry.lon), {})[(entry.uid, entry.key)] = (
-            entry
-        )
+    def add(self, slot: int, lat: float, lon: float) -> None:
+        self.cells.setdefault(self.cell_of(lat, lon), set()).add(slot)
 
-    def discard(self, entry: IndexedPosition) -> None:
-        cell = self.cell_of(entry.lat, entry.lon)
+    def discard(self, slot: int, lat: float, lon: float) -> None:
+        cell = self.cell_of(lat, lon)
         bucket = self.cells.get(cell)
         if bucket is not None:
-            bucket.pop((entry.uid, entry.key), None)
+            bucket.discard(slot)
             if not bucket:
                 del self.cells[cell]
 
-    def near(self, lat: float, lon: float, reach_m: float) -> Iterator[IndexedPosition]:
+    def collect(self, lat: float, lon: float, reach_m: float, into: list[int]) -> None:
         west, south, east, north = degree_box(lat, lon, reach_m + self.bound_m)
         i0, i1 = math.floor(south / self.cell_deg), math.floor(north / self.cell_deg)
+        cells = self.cells
         for lo, hi in _lon_ranges(west, east):
             j0, j1 = math.floor(lo / self.cell_deg), math.floor(hi / self.cell_deg)
-            if (i1 - i0 + 1) * (j1 - j0 + 1) > len(self.cells):
+            if (i1 - i0 + 1) * (j1 - j0 + 1) > len(cells):
                 # The box spans more cells than exist: walk the cells instead.
-                for (i, j), bucket in self.cells.items():
+                for (i, j), bucket in cells.items():
                     if i0 <= i <= i1 and j0 <= j <= j1:
-                        yield from bucket.values()
+                        into.extend(bucket)
                 continue
             for i in range(i0, i1 + 1):
                 for j in range(j0, j1 + 1):
-                    found = self.cells.get((i, j))
+                    found = cells.get((i, j))
                     if found:
-                        yield from found.values()
+                        into.extend(found)
 
 
 class TrackIndex:
-    """Positions by place and by how wide they may have grown."""
+    """Positions by place and by how wide they may have grown.
+
+    Each position has a slot in column arrays (lat, lon, base, growth, time), so a query hands
+    back numbers for vectorised tests rather than objects.
+    """
 
     def __init__(self, level_radii_m: Iterable[float] = _LEVEL_RADII_M) -> None:
         self._levels = [_Level(r) for r in sorted(level_radii_m)]
-        self._wide: dict[tuple[str, str], IndexedPosition] = {}
-        self._where: dict[tuple[str, str], tuple[IndexedPosition, int]] = {}  # -> level or -1
-        self._by_uid: dict[str, set[str]] = {}
-        self._heap: list[tuple[float, int, str, str]] = []
+        self._wide: set[int] = set()
+        self._columns = np.zeros((1024, 5))
+        self._entries: list[IndexedPosition | None] = []
+        self._level: list[int] = []  # per slot: level, -1 for the wide set
+        self._stamp: list[int] = []  # per slot: bumped on every placement
+        self._free: list[int] = []
+        self._slot: dict[tuple[str, str], int] = {}
+        self._by_uid: dict[str, list[int]] = {}
+        self._heap: list[tuple[float, int, int]] = []  # (expiry, stamp, slot)
         self._seq = 0
-        self._stamp: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._slot)
 
     def put(self, uid: str, entries: Iterable[IndexedPosition], now_ts: float) -> None:
         """Replace every position of `uid`."""
         self.remove(uid)
-        keys: set[str] = set()
-        for entry in entries:
-            keys.add(entry.key)
-            self._place(entry, now_ts, start_level=0)
-        if keys:
-            self._by_uid[uid] = keys
+        slots = [self._add(entry, now_ts) for entry in entries]
+        if slots:
+            self._by_uid[uid] = slots
 
     def remove(self, uid: str) -> None:
-        for key in self._by_uid.pop(uid, set()):
-            placed = self._where.pop((uid, key), None)
-            self._stamp.pop((uid, key), None)
-            if placed is not None:
-                self._unplace(*placed)
+        for slot in self._by_uid.pop(uid, ()):
+            entry = self._entries[slot]
+            assert entry is not None
+            self._unplace(slot, entry)
+            del self._slot[(entry.uid, entry.key)]
+            self._entries[slot] = None
+            self._stamp[slot] += 1  # invalidates its heap entries
+            self._free.append(slot)
 
-    def near(self, lat: float, lon: float, reach_m: float, at_ts: float) -> list[IndexedPosition]:
+    def entry(self, slot: int) -> IndexedPosition:
+        entry = self._entries[slot]
+        assert entry is not None
+        return entry
+
+    def near(self, lat: float, lon: float, reach_m: float, at_ts: float) -> Candidates:
         """Every position that may lie within `reach_m` + its radius at `at_ts` of (lat, lon)."""
         self._promote(at_ts)
-        found: list[IndexedPosition] = []
+        found: list[int] = []
         for level in self._levels:
-            found.extend(level.near(lat, lon, reach_m))
-        found.extend(self._wide.values())
-        return found
+            level.collect(lat, lon, reach_m, found)
+        found.extend(self._wide)
+        slots = np.fromiter(found, np.intp, len(found))
+        return Candidates(self._columns[slots], slots, self.entry)
 
-    def _place(self, entry: IndexedPosition, now_ts: float, start_level: int) -> None:
-        ident = (entry.uid, entry.key)
+    def _add(self, entry: IndexedPosition, now_ts: float) -> int:
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._entries)
+            self._entries.append(None)
+            self._level.append(-1)
+            self._stamp.append(0)
+            if slot == len(self._columns):
+                self._columns = np.concatenate((self._columns, np.zeros_like(self._columns)))
+        self._entries[slot] = entry
+        self._slot[(entry.uid, entry.key)] = slot
+        self._columns[slot] = (entry.lat, entry.lon, entry.base_m, entry.v_mps, entry.observed_ts)
+        self._place(slot, entry, now_ts, start_level=0)
+        return slot
+
+    def _place(self, slot: int, entry: IndexedPosition, now_ts: float, start_level: int) -> None:
+        self._seq += 1
+        self._stamp[slot] = self._seq
         for k in range(start_level, len(self._levels)):
             expiry = entry.expiry(self._levels[k].bound_m)
             if expiry >= now_ts:
-                self._levels[k].add(entry)
-                self._where[ident] = (entry, k)
-                self._seq += 1
-                self._stamp[ident] = self._seq
+                self._levels[k].add(slot, entry.lat, entry.lon)
+                self._level[slot] = k
                 if expiry != math.inf:
-                    heapq.heappush(self._heap, (expiry, self._seq, entry.uid, entry.key))
+                    heapq.heappush(self._heap, (expiry, self._seq, slot))
                 return
-        self._wide[ident] = entry
-        self._where[ident] = (entry, -1)
+        self._wide.add(slot)
+        self._level[slot] = -1
 
-    def _unplace(self, entry: IndexedPosition, level: int) -> None:
+    def _unplace(self, slot: int, entry: IndexedPosition) -> None:
+        level = self._level[slot]
         if level < 0:
-            self._wide.pop((entry.uid, entry.key), None)
+            self._wide.discard(slot)
         else:
-            self._levels[level].discard(entry)
+            self._levels[level].discard(slot, entry.lat, entry.lon)
 
     def _promote(self, at_ts: float) -> None:
         heap = self._heap
         while heap and heap[0][0] < at_ts:
-            _, seq, uid, key = heapq.heappop(heap)
-            ident = (uid, key)
-            if self._stamp.get(ident) != seq:
+            _, stamp, slot = heapq.heappop(heap)
+            if self._stamp[slot] != stamp:
                 continue  # replaced or removed since
-            entry, level = self._where[ident]
-            self._levels[level].discard(entry)
-            self._place(entry, at_ts, start_level=level + 1)
+            entry = self.entry(slot)
+            level = self._level[slot]
+            self._levels[level].discard(slot, entry.lat, entry.lon)
+            self._place(slot, entry, at_ts, start_level=level + 1)
 
 
 class MeasureIndex:
@@ -199,7 +247,7 @@ class MeasureIndex:
         self._ids: list[str] = []
 
     def put(self, measure_id: str, bounds: tuple[float, float, float, float]) -> None:
-        self._boxes[measure_id] = box(*bounds)
+        self._boxes[measure_id] = shapely.box(*bounds)
         self._tree = None
 
     def remove(self, measure_id: str) -> None:
@@ -219,7 +267,7 @@ class MeasureIndex:
         west, south, east, north = bounds
         hits: set[int] = set()
         for lo, hi in _lon_ranges(west, east):
-            hits.update(int(i) for i in self._tree.query(box(lo, south, hi, north)))
+            hits.update(self._tree.query(shapely.box(lo, south, hi, north)).tolist())
         return [self._ids[i] for i in sorted(hits)]
 
 

@@ -122,6 +122,10 @@ def _brute(entries: list[IndexedPosition], lat: float, lon: float, reach: float,
     }
 
 
+def _row(e: IndexedPosition) -> tuple[float, ...]:
+    return (e.lat, e.lon, e.base_m, e.v_mps, e.observed_ts)
+
+
 def test_track_index_never_misses_a_position_the_full_scan_finds() -> None:
     rng = random.Random(7)
     index = TrackIndex()
@@ -144,7 +148,9 @@ def test_track_index_never_misses_a_position_the_full_scan_finds() -> None:
         ts = t0 + step * 120.0  # time moves on: positions are promoted to wider levels
         lat, lon = offset(*AIM, rng.uniform(0, 360), rng.uniform(0, 100_000))
         reach = rng.uniform(100, 2000)
-        found = {(e.uid, e.key) for e in index.near(lat, lon, reach, ts)}
+        got = index.near(lat, lon, reach, ts)
+        found = {(got.entry(i).uid, got.entry(i).key) for i in range(len(got))}
+        assert all(tuple(got.columns[i]) == _row(got.entry(i)) for i in range(len(got)))
         assert _brute(entries, lat, lon, reach, ts) <= found
 
 
@@ -153,10 +159,11 @@ def test_index_follows_replacements_and_removals() -> None:
     pic.apply_report(report("u1", AIM))
     pic.apply_report(report("u1", offset(*AIM, 0.0, 50_000.0), observed=ago(-1), received=NOW))
     moved_to = offset(*AIM, 0.0, 50_000.0)
-    assert pic.positions_near(*AIM, 500.0, NOW) == []
-    assert [e.uid for e in pic.positions_near(*moved_to, 500.0, NOW)] == ["u1"]
+    assert len(pic.positions_near(*AIM, 500.0, NOW)) == 0
+    near = pic.positions_near(*moved_to, 500.0, NOW)
+    assert [near.entry(i).uid for i in range(len(near))] == ["u1"]
     pic.register_unit(Unit("u1", "U1", status=UnitStatus.RETIRED))
-    assert pic.positions_near(*moved_to, 500.0, NOW) == []
+    assert len(pic.positions_near(*moved_to, 500.0, NOW)) == 0
 
 
 def test_report_validation_refuses_bad_numbers() -> None:
@@ -190,3 +197,19 @@ def test_numbers_too_large_for_a_float_are_refused_not_crashing() -> None:
     with pytest.raises(DomainError):
         require_lat_lon(10**400, 0.0)
     assert optional_finite(10**400) is None
+
+
+def test_track_index_reuses_slots_after_removal() -> None:
+    index = TrackIndex()
+    t0 = NOW.timestamp()
+    for round_ in range(3):
+        for i in range(50):
+            entry = IndexedPosition(f"u{i}", "k", AIM[0], AIM[1] + i * 1e-3, 10.0, 1.0, t0)
+            index.put(entry.uid, [entry], now_ts=t0)
+        assert len(index) == 50
+        for i in range(0, 50, 2):
+            index.remove(f"u{i}")
+        got = index.near(*AIM, 10_000.0, t0)
+        assert sorted(got.entry(i).uid for i in range(len(got))) == sorted(
+            f"u{i}" for i in range(1, 50, 2)
+        ), round_

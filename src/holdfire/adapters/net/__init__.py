@@ -1,0 +1,1 @@
+"""Network adapters: the CoT server (TCP, TLS, UDP)."""
