@@ -17,6 +17,7 @@ Decisions written down here:
 import asyncio
 import getpass
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -29,9 +30,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.store.sqlite import DB_FILENAME
 from holdfire.adapters.tables import TableError
-from holdfire.bootstrap import build_service
+from holdfire.bootstrap import Address, Listeners, Running, build_service, serve_until_stopped
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
 from holdfire.codecs.reports import Channel, report_from_input
@@ -330,6 +332,114 @@ def _print_clearance(clearance: Clearance) -> None:
             )
         )
         out.print(Text(f"    {reason.detail}"))
+
+
+def _address(text: str, flag: str) -> Address | None:
+    """HOST:PORT, or `off`."""
+    if text.strip().lower() == "off":
+        return None
+    host, _, port = text.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise _usage(f"{flag} must be HOST:PORT or off, got {text!r}")
+    return (host.strip("[]"), int(port))
+
+
+@app.command()
+def serve(
+    data: DataOption = None,
+    cot_tcp: Annotated[
+        str,
+        typer.Option(
+            help="Plain TCP CoT listener, HOST:PORT or off (reports from it are unauthenticated)."
+        ),
+    ] = "127.0.0.1:8087",
+    cot_tls: Annotated[
+        str, typer.Option(help="TLS CoT listener with client certificates, HOST:PORT or off.")
+    ] = "0.0.0.0:8089",
+    cot_udp: Annotated[str, typer.Option(help="UDP SA input, HOST:PORT or off.")] = "off",
+) -> None:
+    """Run the server: CoT over TCP, TLS and UDP, on the data directory's store."""
+    config = settings(data)
+    listeners = Listeners(
+        cot_tcp=_address(cot_tcp, "--cot-tcp"),
+        cot_tls=_address(cot_tls, "--cot-tls"),
+        cot_udp=_address(cot_udp, "--cot-udp"),
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def announce(running: Running) -> None:
+        print(f"holdfire serving data directory {config.data_dir}", flush=True)
+        for name, (host, port) in sorted(running.bound.items()):
+            print(f"  cot-{name}: {host}:{port}", flush=True)
+        if running.certs is not None:
+            print(
+                f"  certificates: {running.certs.directory} (holdfire certs client NAME "
+                "--uid UID --host HOST makes a device's data package)",
+                flush=True,
+            )
+
+    try:
+        _event_loop_runner(serve_until_stopped(config, listeners, announce))
+    except OSError as exc:
+        raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
+    except (StoreError, TableError, CertStoreError) as exc:
+        raise _error(str(exc), 1) from None
+
+
+def _event_loop_runner(work: Coroutine[Any, Any, None]) -> None:
+    """uvloop where installed (it is with uvicorn[standard]), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(work)
+    else:
+        uvloop.run(work)
+
+
+certs_app = typer.Typer(help="Certificates: the CA, the server's, and one per TAK device.")
+app.add_typer(certs_app, name="certs")
+
+
+@certs_app.command("init")
+def certs_init(
+    data: DataOption = None,
+    name: Annotated[
+        list[str] | None, typer.Option(help="Server name or address to certify (repeat).")
+    ] = None,
+) -> None:
+    """Create the CA and the server certificate (does nothing if they exist)."""
+    config = settings(data)
+    store = CertStore(config.data_dir / "certs")
+    try:
+        result = store.init(tuple(name or ("localhost", "127.0.0.1")), now=datetime.now(UTC))
+    except CertStoreError as exc:
+        raise _error(str(exc), 1) from None
+    what = "created" if result.created else "already present"
+    print(f"CA and server certificate {what} in {store.directory}")
+
+
+@certs_app.command("client")
+def certs_client(
+    name: Annotated[str, typer.Argument(help="Device or user name (file-name safe).")],
+    uid: Annotated[str, typer.Option(help="The device's CoT uid, bound into the certificate.")],
+    host: Annotated[str, typer.Option(help="Address the device connects to.")],
+    port: Annotated[int, typer.Option(help="TLS port.")] = 8089,
+    data: DataOption = None,
+) -> None:
+    """Make a client certificate (.p12) and an ATAK data package; prints the password once."""
+    config = settings(data)
+    store = CertStore(config.data_dir / "certs")
+    try:
+        if not store.exists():
+            store.init(now=datetime.now(UTC))
+        bundle = store.client(name, uid, now=datetime.now(UTC), host=host, port=port)
+    except (CertStoreError, ValueError) as exc:
+        raise _usage(str(exc)) from None
+    print(f"data package: {bundle.package_path}")
+    print(f"certificate:  {bundle.p12_path} (uid {bundle.uid})")
+    print(f"valid until:  {bundle.not_after:%Y-%m-%d}")
+    print(f"password:     {bundle.password}")
+    print("the password is shown once; the data package carries it for the device")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from holdfire.adapters.certs import TlsIdentity, identity_from_peercert
 from holdfire.adapters.net.cot_routing import Mailbox, Outgoing, Sink
@@ -133,7 +133,8 @@ class CotConnection(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=self.server.config.write_high_water)
         address = transport.get_extra_info("peername")
