@@ -26,7 +26,7 @@ from holdfire.domain.identity import Affiliation
 from holdfire.domain.measures import CircleGeometry, LineGeometry, Measure, MeasureKind, Side
 from holdfire.domain.numbers import require_distance, require_instant, require_lat_lon
 from holdfire.domain.tables import Weapon
-from holdfire.domain.tracks import TrackState, radius_m, state_at
+from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture
 from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_line, to_mgrs
@@ -210,6 +210,9 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         track = picture.track(entry.uid)
         if track is None or not picture.weighed(entry.uid):
             continue
+        affiliation = picture.affiliation_of(entry.uid)
+        if not affiliation.protected:
+            continue
         own = track.own
         report = (
             own
@@ -220,8 +223,9 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         reason = _track_reason(
             picture,
             entry.uid,
+            affiliation,
             float(distances[i]),
-            radius_m(report, mobility, aim.at),
+            float(radii[i]),  # radius_m(report, mobility, aim.at), from the columns
             state_at(report, mobility, aim.at),
             aim,
             report.authenticated,
@@ -264,6 +268,7 @@ def _track_rule(affiliation: Affiliation, state: TrackState, gap: float, aim: _A
 def _track_reason(
     picture: Picture,
     uid: str,
+    affiliation: Affiliation,
     d: float,
     r: float,
     state: TrackState,
@@ -271,7 +276,6 @@ def _track_reason(
     authenticated: bool,
     reporter: str,
 ) -> Reason | None:
-    affiliation = picture.affiliation_of(uid)
     rule = _track_rule(affiliation, state, d - r, aim)
     if rule is None:
         return None
@@ -343,27 +347,37 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         for m in picture.crossing_measures_near(aim.lat, aim.lon, reach):
             if isinstance(m.geometry, LineGeometry):
                 nearby[m.id] = m
+    weighed = [
+        nearby[i]
+        for i in sorted(nearby)
+        if nearby[i].kind in _AREA_RULES and nearby[i].counts_during(*aim.window)
+    ]
+    # Circles are measured geodesically, all in one vectorised call; their frame polygons
+    # (drawn around, never inside, the true circle) serve the containment and crossing tests.
+    circles = [m.geometry for m in weighed if isinstance(m.geometry, CircleGeometry)]
+    centres = distances_m(
+        aim.lat,
+        aim.lon,
+        np.fromiter((c.lat for c in circles), float, len(circles)),
+        np.fromiter((c.lon for c in circles), float, len(circles)),
+    )
+    gaps = iter(max(0.0, float(d) - c.radius_m) for d, c in zip(centres, circles, strict=True))
     reasons = []
-    for measure_id in sorted(nearby):
-        measure = nearby[measure_id]
-        if measure.kind in _AREA_RULES and measure.counts_during(*aim.window):
-            reason = _measure_reason(picture, measure, aim)
-            if reason is not None:
-                reasons.append(reason)
+    for measure in weighed:
+        circle_gap = next(gaps) if isinstance(measure.geometry, CircleGeometry) else None
+        reason = _measure_reason(picture, measure, aim, circle_gap)
+        if reason is not None:
+            reasons.append(reason)
     return reasons
 
 
-def _measure_reason(picture: Picture, measure: Measure, aim: _Aim) -> Reason | None:
+def _measure_reason(
+    picture: Picture, measure: Measure, aim: _Aim, circle_gap: float | None
+) -> Reason | None:
     code, verdict = _AREA_RULES[measure.kind]
     frame, shape = picture.shape_of(measure)
     view = aim.view(frame)
-    geometry = measure.geometry
-    if isinstance(geometry, CircleGeometry):
-        # Geodesic for a circle; its frame polygon (drawn around, never inside, the true circle)
-        # serves the containment and crossing tests.
-        gap = max(0.0, distance_m(aim.lat, aim.lon, geometry.lat, geometry.lon) - geometry.radius_m)
-    else:
-        gap = float(shape.distance(view.point))
+    gap = circle_gap if circle_gap is not None else float(shape.distance(view.point))
     why = _why(measure, shape, gap, aim.footprint_m, view)
     if why is None:
         return None

@@ -218,6 +218,8 @@ class Picture:
             self._measure_index.put(measure.id, bounds)
             if measure.kind in CROSSING_KINDS:
                 self._crossing_index.put(measure.id, bounds)
+            if not measure.kind.permissive:
+                self.shape_of(measure)  # projected now, not in the middle of a check
         self.version += 1
 
     def cancel_measure(self, measure_id: str) -> bool:
