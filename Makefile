@@ -1,4 +1,4 @@
-# make run  - install what is missing, then run holdfire (worked example until the server lands)
+# make run  - install what is missing, build the demo picture, run the worked example, then serve it
 # make test - install what is missing, then lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	rm -rf $(DEMO)
+	rm -f $(DEMO)/holdfire.db $(DEMO)/holdfire.db-wal $(DEMO)/holdfire.db-shm
 	$(BIN)/holdfire import --data $(DEMO) examples/kursk/units.csv examples/kursk/reports.json examples/kursk/measures.geojson
 	-$(BIN)/holdfire check --data $(DEMO) "51.35035, 35.1003" --weapon fpv-drone --type tor
 	-$(BIN)/holdfire check --data $(DEMO) 36UXB5685285590 --weapon guided-missile-small --type 2s1
 	-$(BIN)/holdfire check --data $(DEMO) "51.3000, 35.3500" --weapon 155mm-howitzer --type t-72 --pid observer --pid-detail "OP-3 confirmed hostile crews"
+	$(BIN)/holdfire serve --data $(DEMO)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -86,3 +86,33 @@ async def test_restart_rebuilds_the_same_picture_and_keeps_checks(tmp_path: Path
     checks, _ = await second.store.list_checks()
     assert {c.id for c in checks} >= {held.id, again.id, inside_nfa.id}
     await second.close()
+
+
+async def test_removed_and_expired_markers_stay_gone_after_a_restart(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    clock = FakeClock()
+    db = tmp_path / "holdfire.db"
+    first = service(db, clock)
+    await first.start()
+    for uid in ("mk-deleted", "mk-expired", "mk-kept"):
+        placed = replace(fix(uid, AIM, T0, reporter="lead"), marker=True, authenticated=False)
+        await first.report(placed)
+    assert await first.remove_marker("mk-deleted", by="lead", reason="deleted by its client")
+    clock.t = T0 + timedelta(hours=2)  # mk-expired and mk-kept are long lost now
+    await first.report(
+        replace(fix("mk-kept", AIM, clock.t, reporter="lead"), marker=True, authenticated=False)
+    )
+    assert await first.expire_markers() == ["mk-expired"]
+    await first.close()
+
+    second = service(db, clock)
+    await second.start()
+    assert {t.uid for t in second.picture.tracks()} == {"mk-kept"}
+    assert second.picture.unit("mk-kept") is None
+    removed = [e for _, e in await second.store.events() if type(e).__name__ == "MarkerRemoved"]
+    assert [(e.uid, e.reason) for e in removed] == [
+        ("mk-deleted", "deleted by its client"),
+        ("mk-expired", "expired"),
+    ]
+    await second.close()

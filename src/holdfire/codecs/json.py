@@ -45,6 +45,7 @@ from holdfire.domain.events import (
     AlertRaised,
     CheckEvaluated,
     Event,
+    MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     PositionReported,
@@ -423,6 +424,7 @@ def report_to_dict(report: PositionReport) -> JSONDict:
         "stale_at": _opt_time_out(report.stale_at, "stale_at"),
         "time_assumed": report.time_assumed,
         "suspect_time": report.suspect_time,
+        "marker": report.marker,
     }
 
 
@@ -452,6 +454,7 @@ def report_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> PositionRe
             stale_at=_opt_time(d, "stale_at", prefix),
             time_assumed=_bool(d, "time_assumed", prefix, False),
             suspect_time=_bool(d, "suspect_time", prefix, False),
+            marker=_bool(d, "marker", prefix, False),
         ),
     )
 
@@ -745,7 +748,15 @@ def alert_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> tuple[str, 
 # ---------------------------------------------------------------------------------------------
 # Events
 
-EVENT_TYPES = ("unit", "report", "measure", "measure_cancelled", "check", "alert")
+EVENT_TYPES = (
+    "unit",
+    "report",
+    "measure",
+    "measure_cancelled",
+    "marker_removed",
+    "check",
+    "alert",
+)
 
 
 def event_type(event: Event) -> str:
@@ -758,6 +769,8 @@ def event_type(event: Event) -> str:
         return "measure"
     if isinstance(event, MeasureCancelled):
         return "measure_cancelled"
+    if isinstance(event, MarkerRemoved):
+        return "marker_removed"
     if isinstance(event, CheckEvaluated):
         return "check"
     if isinstance(event, AlertRaised):
@@ -790,6 +803,14 @@ def event_to_dict(event: Event) -> JSONDict:
             "at": _format_time(event.at, "at"),
             "by": event.by,
         }
+    if isinstance(event, MarkerRemoved):
+        return {
+            "type": tag,
+            "uid": event.uid,
+            "at": _format_time(event.at, "at"),
+            "by": event.by,
+            "reason": event.reason,
+        }
     if isinstance(event, CheckEvaluated):
         return {"type": tag, "clearance": clearance_to_dict(event.clearance)}
     return {"type": tag, "alert": alert_to_dict(event.alert_id, event.alert)}
@@ -817,6 +838,13 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if tag == "measure_cancelled":
         return MeasureCancelled(
             measure_id=_str(d, "measure_id", ""), at=_time(d, "at", ""), by=_str(d, "by", "")
+        )
+    if tag == "marker_removed":
+        return MarkerRemoved(
+            uid=_str(d, "uid", ""),
+            at=_time(d, "at", ""),
+            by=_str(d, "by", ""),
+            reason=_str(d, "reason", ""),
         )
     if tag == "check":
         return CheckEvaluated(

@@ -39,6 +39,16 @@ class MeasureCancelled:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkerRemoved:
+    """A marker (not a registered unit) left the picture: deleted by a client, or expired."""
+
+    uid: str
+    at: datetime
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CheckEvaluated:
     clearance: Clearance
 
@@ -54,6 +64,7 @@ Event = (
     | PositionReported
     | MeasureDefined
     | MeasureCancelled
+    | MarkerRemoved
     | CheckEvaluated
     | AlertRaised
 )

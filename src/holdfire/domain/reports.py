@@ -35,6 +35,9 @@ class PositionReport:
     stale_at: datetime | None = None  # the sender's own validity limit (CoT stale)
     time_assumed: bool = False  # no observation time came: the arrival time stands in
     suspect_time: bool = False  # came stamped in the future: the arrival time stands in
+    # Placed by the reporter about something else (a CoT marker): an unregistered uid reported
+    # this way is a marker, not a unit (it honours deletes and expires); see design.md §3.
+    marker: bool = False
 
     def __post_init__(self) -> None:
         if not self.uid or not self.uid.strip():

@@ -8,7 +8,7 @@ retired. What a report may and may not change follows design.md §3 (trust, time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shapely.geometry.base import BaseGeometry
 
@@ -98,13 +98,45 @@ class Picture:
         return self.tables.mobility_class(mobility) if mobility else self._unknown_mobility()
 
     def affiliation_of(self, uid: str) -> Affiliation:
-        """The registry's identity, raised (never lowered) by what kept reports claim."""
+        """The registry's identity, raised (never lowered) by what kept reports claim.
+
+        A marker has no registry entry: the most protected identity any report claims for it,
+        unknown when none says.
+        """
         unit = self._units.get(uid)
-        affiliation = unit.affiliation if unit is not None else Affiliation.UNKNOWN
         track = self._tracks.get(uid)
-        for report in track.positions if track is not None else ():
-            affiliation = more_protected(affiliation, report.affiliation)
+        claims = [r.affiliation for r in track.positions] if track is not None else []
+        if unit is not None:
+            affiliation = unit.affiliation
+        else:
+            stated = [c for c in claims if c is not None]
+            affiliation = stated[0] if stated else Affiliation.UNKNOWN
+        for claim in claims:
+            affiliation = more_protected(affiliation, claim)
         return affiliation
+
+    def is_marker(self, uid: str) -> bool:
+        """A track placed by a client for a uid that is not a registered unit."""
+        return uid in self._tracks and uid not in self._units
+
+    def remove_marker(self, uid: str) -> bool:
+        """A client deleted its marker, or it expired. Registered units never leave this way."""
+        if not self.is_marker(uid):
+            return False
+        del self._tracks[uid]
+        self._track_index.remove(uid)
+        self.version += 1
+        return True
+
+    def expired_markers(self, now: datetime) -> list[str]:
+        """Markers whose newest fix is past its own stale time plus the class's lost time."""
+        expired = []
+        for uid in [u for u in self._tracks if u not in self._units]:
+            latest = max(self._tracks[uid].positions, key=lambda r: r.observed_at)
+            lost = timedelta(seconds=self.mobility_of(uid).lost_after_s)
+            if (latest.stale_at or latest.observed_at) + lost < now:
+                expired.append(uid)
+        return sorted(expired)
 
     def weighed(self, uid: str) -> bool:
         """Does this uid count in checks? Everything but units marked absent or retired."""
@@ -143,7 +175,7 @@ class Picture:
         """Fold one report into the picture (design.md §3)."""
         report = settle_times(report)
         registered: Unit | None = None
-        if report.uid not in self._units:
+        if report.uid not in self._units and not report.marker:
             registered = Unit(
                 uid=report.uid,
                 callsign=report.callsign or report.uid,
@@ -177,7 +209,9 @@ class Picture:
             self._unlocated.discard(report.uid)
             self._unlocated_units = None
         self._reindex(report.uid, report.received_at)
-        self._place_fielder(self._units[report.uid])
+        unit = self._units.get(report.uid)
+        if unit is not None:
+            self._place_fielder(unit)
         self.version += 1
         return ReportOutcome(True, "", registered, alerts, report)
 

@@ -15,6 +15,7 @@ from holdfire.domain.events import (
     AlertRaised,
     CheckEvaluated,
     Event,
+    MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     PositionReported,
@@ -101,6 +102,20 @@ class Service:
             return False
         await self._record([MeasureCancelled(measure_id, self.clock.now(), by)])
         return True
+
+    async def remove_marker(self, uid: str, *, by: str, reason: str) -> bool:
+        """A client's delete of its marker; registered units never leave this way."""
+        if not self.picture.remove_marker(uid):
+            return False
+        await self._record([MarkerRemoved(uid, self.clock.now(), by, reason)])
+        return True
+
+    async def expire_markers(self) -> list[str]:
+        """Drop markers nobody refreshed: lost time past their own stale time."""
+        now = self.clock.now()
+        gone = [uid for uid in self.picture.expired_markers(now) if self.picture.remove_marker(uid)]
+        await self._record([MarkerRemoved(uid, now, "holdfire", "expired") for uid in gone])
+        return gone
 
     async def check(self, request: CheckRequest) -> Clearance:
         """Evaluate a check and keep it, with who asked, before answering."""

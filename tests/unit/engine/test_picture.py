@@ -213,3 +213,43 @@ def test_track_index_reuses_slots_after_removal() -> None:
         assert sorted(got.entry(i).uid for i in range(len(got))) == sorted(
             f"u{i}" for i in range(1, 50, 2)
         ), round_
+
+
+def test_a_marker_for_an_unregistered_uid_is_not_a_unit_and_can_be_deleted() -> None:
+    from dataclasses import replace as with_
+
+    pic = picture()
+    placed = with_(
+        report("mk-1", AIM, reporter="lead", authenticated=False, affiliation=Affiliation.HOSTILE),
+        marker=True,
+    )
+    outcome = pic.apply_report(placed)
+    assert outcome.applied and outcome.registered is None
+    assert pic.unit("mk-1") is None and pic.is_marker("mk-1")
+    assert pic.affiliation_of("mk-1") is Affiliation.HOSTILE  # its only claim
+    assert pic.remove_marker("mk-1")
+    assert pic.track("mk-1") is None
+    assert len(pic.positions_near(*AIM, 500.0, NOW)) == 0
+
+
+def test_registered_units_never_leave_as_markers() -> None:
+    from dataclasses import replace as with_
+
+    pic = picture()
+    pic.register_unit(Unit("u1", "U1"))
+    pic.apply_report(with_(report("u1", AIM, reporter="lead", authenticated=False), marker=True))
+    assert not pic.is_marker("u1")
+    assert not pic.remove_marker("u1")
+    assert pic.track("u1") is not None
+
+
+def test_markers_expire_lost_time_after_their_stale_time() -> None:
+    from dataclasses import replace as with_
+
+    pic = picture()
+    stale_at = NOW + timedelta(seconds=60)
+    placed = with_(report("mk", AIM, reporter="lead", authenticated=False), marker=True)
+    pic.apply_report(with_(placed, stale_at=stale_at))
+    lost = pic.mobility_of("mk").lost_after_s
+    assert pic.expired_markers(stale_at + timedelta(seconds=lost - 1)) == []
+    assert pic.expired_markers(stale_at + timedelta(seconds=lost + 1)) == ["mk"]

@@ -70,6 +70,7 @@ from holdfire.domain.errors import DomainError
 from holdfire.domain.events import (
     CheckEvaluated,
     Event,
+    MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     PositionReported,
@@ -170,6 +171,7 @@ _CANCEL_MEASURE: Final = (
     "UPDATE measures SET status = 'cancelled', "
     "body = json_set(body, '$.properties.status', 'cancelled') WHERE id = ?"
 )
+_DELETE_POSITIONS: Final = "DELETE FROM positions WHERE uid = ?"
 _INSERT_CHECK: Final = (
     "INSERT INTO checks (id, evaluated_at, evaluated_us, verdict, requester, body) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -227,6 +229,9 @@ def _encode(event: Event) -> _Row:
     elif isinstance(event, MeasureCancelled):
         at = format_time(event.at)
         sql, params = _CANCEL_MEASURE, (event.measure_id,)
+    elif isinstance(event, MarkerRemoved):
+        at = format_time(event.at)
+        sql, params = _DELETE_POSITIONS, (event.uid,)
     elif isinstance(event, CheckEvaluated):
         c = event.clearance
         at = format_time(c.evaluated_at)
