@@ -2,21 +2,30 @@
 
 Every valid event is routed like a TAK server routes it, and every position lands in the picture.
 Per connection: bytes -> `Negotiation` (XML or TAK protocol v1) -> frames -> `CotEvent` (parsed
-once, hardened) -> the server's handlers; a malformed event is dropped and counted and the
-connection carries on, unless it keeps sending garbage, when it is cut off.
+once, hardened) -> the server's handlers; a malformed or oversized event is dropped and counted
+and the connection carries on, unless it keeps sending garbage, when it is cut off.
 
 Routing: each connection has server-side groups (anonymous clients share one; a TLS client's
 certificate may name others); an event goes to every other client sharing a group, or, with
 `marti/dest`, only to the named uids or callsigns among them. `__group` is the team (colour and
 role), used for team chat rooms, never for access. A client that connects is sent the server's
-own SA and the latest SA of every uid it may see. Pings get pongs; a client that leaves is
+own SA and the latest SA of every uid it may see (still valid, of clients still connected or
+markers; directed ones only to whom they name). Pings get pongs; a client that leaves is
 announced with `t-x-d-d`; emergencies (`b-a-*`) are repeated until cancelled; GeoChat to the
-server's callsign is a command (`CHECK`, `HELP`).
+server's callsign is a command (`CHECK`, `HELP`). Messages (chat, emergencies, replies) for a
+uid that is offline wait in the mailbox until it reconnects.
 
 Identity: a TLS client's own uid is the one its certificate names; only its reports about that
 uid are *own* (authenticated). Everything else (plain TCP, UDP, a TLS client's markers for other
 uids) is kept as positions reported by that client, which add protection and never move an own
-position (design.md §3).
+position (design.md §3). A uid a certificate has spoken for is the certificate's: an event for it
+from anyone else goes to the picture (as that sender's claim, which may raise a SECURITY alert)
+but is not routed to clients, so it cannot move the unit on anyone's map either; nor can an
+unauthenticated client take such a uid to receive its messages.
+
+Flow control: a slow reader costs bounded memory (`Sink`: SA coalesced per uid, messages capped,
+then disconnect with the messages kept for it). A client that sends faster than the picture can
+take its reports is read more slowly (its socket is paused while the ingest backlog is full).
 """
 
 import asyncio
@@ -41,8 +50,15 @@ from holdfire.codecs.chat_commands import (
     parse_command,
 )
 from holdfire.codecs.cot_reports import report_from_cot
-from holdfire.codecs.cot_stream import FramingError, Negotiation, decode_mesh, is_auth_frame
+from holdfire.codecs.cot_stream import (
+    FramingError,
+    Negotiation,
+    StreamMode,
+    decode_mesh,
+    is_auth_frame,
+)
 from holdfire.codecs.cot_xml import (
+    CotChat,
     CotError,
     CotEvent,
     circle_shape,
@@ -53,6 +69,7 @@ from holdfire.codecs.cot_xml import (
     sa_event,
 )
 from holdfire.codecs.tak_proto import proto_to_event
+from holdfire.domain.alerts import Alert
 from holdfire.domain.checks import CheckRequest, Clearance, Verdict
 from holdfire.domain.reports import PositionReport
 from holdfire.geo import GeoError, parse_location
@@ -67,6 +84,8 @@ _VERDICT_COLOURS = {  # ARGB, as ATAK writes them
     Verdict.COORDINATE: 0xFFFFFF00,
     Verdict.NO_KNOWN_CONFLICT: 0xFF00FFFF,
 }
+_ALL_CHAT_ROOMS = "All Chat Rooms"
+_TEAM_GROUPS = "TeamGroups"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +100,15 @@ class CotConfig:
     mailbox_ttl_s: float = 24 * 3600.0
     garbage_burst: int = 50  # malformed events tolerated in a burst ...
     garbage_per_s: float = 1.0  # ... refilled at this rate
+    garbage_bytes_per_token: int = 64 * 1024  # unframeable bytes that cost one malformed event
     emergency_repeat_s: float = 3.0
     announce_every_s: float = 60.0
+    housekeeping_s: float = 30.0  # stale latest SAs and expired mailbox entries are pruned
+    latest_sa_limit: int = 100_000  # uids whose latest SA is kept for clients that connect
     anonymous_group: str = "__ANON__"
     ingest_batch: int = 1_000
+    ingest_high_water: int = 50_000  # reports waiting for the picture before readers pause
+    close_timeout_s: float = 5.0
 
 
 @dataclass(slots=True)
@@ -113,6 +137,20 @@ class _Peer:
         return f"tak:{self.identity.name if self.identity else name}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """An event kept for later delivery (latest SA, open emergency) and who may receive it."""
+
+    out: Outgoing
+    groups: frozenset[str]
+    event: CotEvent
+
+
+def _is_message(cot_type: str) -> bool:
+    """Never coalesced nor dropped while the client is connected: chat and alarms."""
+    return cot_type.startswith(("b-t-f", "b-a-"))
+
+
 class CotConnection(asyncio.Protocol):
     """One streaming client (TCP or TLS)."""
 
@@ -129,6 +167,8 @@ class CotConnection(asyncio.Protocol):
         )
         self._tokens = float(server.config.garbage_burst)
         self._refilled = time.monotonic()
+        self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
+        self.reading_paused = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -153,7 +193,11 @@ class CotConnection(asyncio.Protocol):
         self.server.joined(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
         now = self.server.clock.now()
+        framer = self.negotiation.xml
+        garbage, oversized = framer.garbage_bytes, framer.oversized
         try:
             got = self.negotiation.feed(data, now)
         except FramingError as exc:
@@ -164,12 +208,19 @@ class CotConnection(asyncio.Protocol):
         if got.reply:
             self._write(got.reply)
             self.sink.mode = self.negotiation.outbound
+        # A client that speaks protobuf without having negotiated (pytak with TAK_PROTO=1)
+        # reads XML, and decodes it only when it starts with an XML declaration.
+        self.sink.declared = (
+            self.negotiation.inbound is StreamMode.PROTOBUF
+            and self.negotiation.outbound is StreamMode.XML
+        )
         for frame in got.xml_frames:
             if is_auth_frame(frame):
                 continue  # <auth>: identities come from certificates, not passwords
             self._accept(frame, parse_event)
         for payload in got.proto_payloads:
             self._accept(payload, proto_to_event)
+        self._charge_garbage(framer.garbage_bytes - garbage, framer.oversized - oversized)
 
     def pause_writing(self) -> None:
         self.sink.paused = True
@@ -179,21 +230,50 @@ class CotConnection(asyncio.Protocol):
         self.sink.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.sink.closed = True
         self.server.left(self)
 
     # --- helpers ---------------------------------------------------------------------------
 
+    @property
+    def closing(self) -> bool:
+        return self.sink.closed or self.transport is None or self.transport.is_closing()
+
     def _accept(self, data: bytes, parse: Callable[[bytes], CotEvent]) -> None:
+        if self.closing:
+            return
         try:
             event = parse(data)
         except CotError as exc:
             self.server.count(self, f"dropped-{exc.reason}")
-            if not self._spend_token():
-                log.warning("%s: too many malformed events; cut off", self.peer.address)
-                self.server.count(self, "cut-off")
-                self.close()
+            self._malformed()
             return
         self.server.on_event(self, event)
+
+    def _charge_garbage(self, garbage_bytes: int, oversized: int) -> None:
+        """Oversized frames and bytes outside any frame count against the same budget."""
+        if oversized > 0:
+            self.server.count(self, "dropped-too-large", oversized)
+        self._garbage_bytes += max(0, garbage_bytes)
+        per_token = max(1, self.server.config.garbage_bytes_per_token)
+        tokens = oversized + self._garbage_bytes // per_token
+        self._garbage_bytes %= per_token
+        if garbage_bytes > 0:
+            self.server.count(self, "garbage-bytes", garbage_bytes)
+        for _ in range(tokens):
+            if not self._malformed():
+                return
+
+    def _malformed(self) -> bool:
+        """Spend one token; False (and the connection cut off) once the budget is gone."""
+        if self.closing:
+            return False
+        if self._spend_token():
+            return True
+        log.warning("%s: too much malformed input; cut off", self.peer.address)
+        self.server.count(self, "cut-off")
+        self.abort()
+        return False
 
     def _spend_token(self) -> bool:
         now = time.monotonic()
@@ -210,14 +290,37 @@ class CotConnection(asyncio.Protocol):
             self.transport.write(data)
 
     def send_message(self, out: Outgoing) -> None:
-        if not self.sink.send_message(out):
+        if self.sink.send_message(out):
+            return
+        if not self.sink.closed:
             log.warning("%s: message queue full; disconnecting", self.peer.address)
             self.server.count(self, "slow-client-cut")
-            self.close()
+        # Also when it is already closing but does not read what is left: do not wait for it.
+        self.abort()
+
+    def pause_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None and not self.closing:
+            self.transport.pause_reading()
+            self.reading_paused = True
+
+    def resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+        self.reading_paused = False
 
     def close(self) -> None:
+        """Stop reading and writing; what is already written is still flushed to the client.
+        Messages sent from now on wait in `sink.messages` (the mailbox, once it has left)."""
+        self.sink.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once, without waiting for a client that does not read to take what was
+        written (a plain close would wait for it for ever, and so would its messages)."""
+        self.sink.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class _UdpInput(asyncio.DatagramProtocol):
@@ -255,13 +358,17 @@ class CotServer:
         self.clients: set[CotConnection] = set()
         self.members: dict[str, set[CotConnection]] = {}
         self.by_uid: dict[str, CotConnection] = {}
-        self.latest_sa: dict[str, tuple[Outgoing, frozenset[str]]] = {}
-        self.emergencies: dict[str, tuple[Outgoing, frozenset[str]]] = {}
+        self.callsigns: dict[str, str] = {}  # latest callsign -> uid (for offline delivery)
+        # uids a client certificate has spoken for (and holdfire's own, which no client has)
+        self.certified: set[str] = {self.config.server_uid}
+        self.latest_sa: dict[str, _Kept] = {}  # oldest update first
+        self.emergencies: dict[str, _Kept] = {}
         self.mailbox = Mailbox(self.config.mailbox_ttl_s)
         self._servers: list[asyncio.AbstractServer] = []
         self._udp: list[asyncio.DatagramTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ingest: asyncio.Queue[PositionReport] = asyncio.Queue()
+        self._throttled: set[CotConnection] = set()
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -292,24 +399,40 @@ class CotServer:
             )
             self._udp.append(transport)
             bound["udp"] = transport.get_extra_info("sockname")[:2]
-        for work in (self._ingest_loop(), self._emergency_loop(), self._announce_loop()):
+        for work in (
+            self._ingest_loop(),
+            self._emergency_loop(),
+            self._announce_loop(),
+            self._housekeeping_loop(),
+        ):
             self._spawn(work)
         return bound
 
     async def close(self) -> None:
+        """Stop listening, close every client, and let the picture take what was received."""
         for server in self._servers:
             server.close()
         for client in list(self.clients):
             client.close()
         for transport in self._udp:
             transport.close()
+        # Clients get a moment to take what was written to them; one that does not read is
+        # not waited for.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(1.0, self.config.close_timeout_s)):
+                while self.clients:
+                    await asyncio.sleep(0.01)
+        for client in list(self.clients):
+            client.abort()
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
-        await self._drain_ingest()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ingest.join(), self.config.close_timeout_s)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._drain_ingest()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -325,31 +448,55 @@ class CotServer:
         self.clients.add(conn)
         for group in conn.peer.groups:
             self.members.setdefault(group, set()).add(conn)
+        bound = conn.peer.bound_uid
+        if bound is not None:
+            self.certified.add(bound)
+            for other in self.clients:  # an unauthenticated claim to the uid ends here
+                if other is not conn and other.peer.uid == bound and other.peer.bound_uid != bound:
+                    other.peer.uid = None
+                    self.count(other, "uid-claim-revoked")
         now = self.clock.now()
         offer = conn.negotiation.offer(now)
         if offer is not None:
             conn.sink.send_message(Outgoing(offer))
         conn.sink.send_sa(self.config.server_uid, self._own_sa(now))
-        for uid, (out, groups) in list(self.latest_sa.items()):
-            if uid != conn.peer.uid and not groups.isdisjoint(conn.peer.groups):
-                conn.sink.send_sa(uid, out)
+        for uid, kept in list(self.latest_sa.items()):
+            if uid != conn.peer.uid and self._may_receive(conn, kept, now):
+                conn.sink.send_sa(uid, kept.out)
         if conn.peer.uid is not None:
             self._bind(conn, conn.peer.uid)
         log.info("%s connected over %s", conn.peer.address, conn.source)
 
     def left(self, conn: CotConnection) -> None:
         self.clients.discard(conn)
+        self._throttled.discard(conn)
         for group in conn.peer.groups:
             self.members.get(group, set()).discard(conn)
+        held = list(conn.sink.messages)
+        conn.sink.messages.clear()
+        conn.sink.sa.clear()
         uid = conn.peer.uid
-        if uid is not None and self.by_uid.get(uid) is conn:
+        if uid is None:
+            if held:
+                self.counters["messages-unaddressable"] += len(held)
+                log.warning("%s left with %d messages and no uid", conn.peer.address, len(held))
+        elif self.by_uid.get(uid) is conn:
             del self.by_uid[uid]
             # Whatever still waited for it is kept until it comes back.
-            for out in conn.sink.messages:
+            for out in held:
                 self.mailbox.keep(uid, out)
+            # Its presence goes with it: clients that connect later are not shown a ghost.
+            self.latest_sa.pop(uid, None)
             notice = Outgoing(disconnect_notice(uid, conn.peer.cot_type, self.clock.now()))
             for other in self._audience(conn.peer.groups, exclude=conn):
                 other.sink.send_sa(f"{uid}.disconnect", notice)
+        else:  # it had reconnected already: the new connection takes what waited
+            current = self.by_uid.get(uid)
+            for out in held:
+                if current is not None:
+                    current.send_message(out)
+                else:
+                    self.mailbox.keep(uid, out)
         log.info("%s (%s) disconnected", conn.peer.address, uid or "no uid")
 
     def _bind(self, conn: CotConnection, uid: str) -> None:
@@ -358,14 +505,37 @@ class CotServer:
         for out in self.mailbox.take(uid):
             conn.send_message(out)
 
-    def count(self, conn: CotConnection, what: str) -> None:
-        self.counters[what] += 1
-        conn.peer.counters[what] += 1
+    def _certified_elsewhere(self, peer: _Peer, uid: str) -> bool:
+        """Does a certificate other than this peer's speak for `uid`?"""
+        if peer.bound_uid == uid:
+            return False
+        if uid in self.certified:
+            return True
+        track = self.service.picture.track(uid)
+        return track is not None and track.own is not None
+
+    def count(self, conn: CotConnection, what: str, n: int = 1) -> None:
+        self.counters[what] += n
+        conn.peer.counters[what] += n
+
+    def _warn(self, conn: CotConnection, what: str, message: str, *args: object) -> None:
+        """Count, and log the 1st, 10th, 100th … time for this connection (not a log flood)."""
+        self.count(conn, what)
+        seen = conn.peer.counters[what]
+        if seen == 10 ** (len(str(seen)) - 1):
+            log.warning("%s (%s #%d): " + message, conn.peer.label, what, seen, *args)
 
     # --- events ----------------------------------------------------------------------------
 
     def on_event(self, conn: CotConnection, event: CotEvent) -> None:
         self.counters["events"] += 1
+        try:
+            self._on_event(conn, event)
+        except Exception:  # one event's bug must not take the connection down
+            self.count(conn, "internal-error")
+            log.exception("%s: event %r (%s) not handled", conn.peer.address, event.uid, event.type)
+
+    def _on_event(self, conn: CotConnection, event: CotEvent) -> None:
         kind = event.type
         if kind == "t-x-c-t":
             conn.send_message(Outgoing(pong(self.clock.now())))
@@ -374,58 +544,132 @@ class CotServer:
             return
         self._learn(conn, event)
         if kind.startswith("a-") and event.has_point:
-            self._report(conn.peer, event)
+            self._report(conn.peer, event, conn)
         if kind == "b-t-f":
             self._chat(conn, event)
             return
-        if kind.startswith("b-a-"):
-            self._emergency(conn.peer.groups, event)
-        self._route(conn.peer.groups, event, sender=conn)
+        self._route(conn.peer, event, sender=conn)
 
     def on_udp_event(self, peer: _Peer, event: CotEvent) -> None:
         self.counters["udp-events"] += 1
-        if event.type.startswith("a-") and event.has_point:
-            self._report(peer, event)
-            self._route(peer.groups, event, sender=None)
+        if not (event.type.startswith("a-") and event.has_point):
+            return
+        try:
+            if self._ingest.qsize() >= 2 * self.config.ingest_high_water:
+                self.counters["udp-dropped-backlog"] += 1  # UDP cannot be slowed down
+                return
+            self._report(peer, event, None)
+            self._route(peer, event, sender=None)
+        except Exception:
+            self.counters["internal-error"] += 1
+            log.exception("udp event %r (%s) not handled", event.uid, event.type)
 
     def _learn(self, conn: CotConnection, event: CotEvent) -> None:
         """A client's own SA tells its uid (when no certificate did), callsign and team."""
         peer = conn.peer
-        own = event.uid == peer.uid or (
-            peer.uid is None and event.type.startswith("a-") and event.endpoint is not None
-        )
-        if not own:
-            return
-        if peer.uid is None:
+        if event.uid != peer.uid:
+            if not event.type.startswith("a-") or event.endpoint is None:
+                return
+            if peer.uid is not None:
+                if peer.bound_uid is not None:  # a contact SA, but not for its certificate's uid
+                    self._warn(
+                        conn,
+                        "own-sa-uid-mismatch",
+                        "certificate binds %r but it sends contact SA for %r",
+                        peer.bound_uid,
+                        event.uid,
+                    )
+                return
+            if self._certified_elsewhere(peer, event.uid):
+                # Taking the uid would hand it the unit's messages.
+                self._warn(
+                    conn,
+                    "uid-claim-refused",
+                    "claims %r, which a certificate speaks for; not bound",
+                    event.uid,
+                )
+                return
             self._bind(conn, event.uid)
         peer.callsign = event.callsign or peer.callsign
-        peer.cot_type = event.type
+        peer.cot_type = event.type if event.type.startswith("a-") else peer.cot_type
         peer.team = event.group_name or peer.team
+        if peer.callsign and peer.uid is not None:
+            self.callsigns[peer.callsign] = peer.uid
+            for out in self.mailbox.take(f"callsign:{peer.callsign}"):
+                conn.send_message(out)
 
-    def _report(self, peer: _Peer, event: CotEvent) -> None:
+    def _report(self, peer: _Peer, event: CotEvent, conn: CotConnection | None) -> None:
         bound = peer.bound_uid
-        report = report_from_cot(
-            event,
-            received_at=self.clock.now(),
-            source=peer.source,
-            # A certificate-bound client speaks for its own uid; anyone else is a witness.
-            reporter=bound or peer.uid or f"{peer.source}:{peer.address}",
-            authenticated=bound is not None,
-        )
-        if report is not None:
-            self._ingest.put_nowait(report)
+        try:
+            report = report_from_cot(
+                event,
+                received_at=self.clock.now(),
+                source=peer.source,
+                # A certificate-bound client speaks for its own uid; anyone else is a witness.
+                reporter=bound or peer.uid or f"{peer.source}:{peer.address}",
+                authenticated=bound is not None,
+            )
+        except CotError as exc:
+            self.counters[f"report-dropped-{exc.reason}"] += 1
+            return
+        if report is None:
+            return
+        self._ingest.put_nowait(report)
+        backlog = self._ingest.qsize() >= self.config.ingest_high_water
+        if conn is not None and backlog and conn not in self._throttled:
+            self.count(conn, "ingest-throttled")
+            conn.pause_reading()
+            self._throttled.add(conn)
 
-    def _route(self, groups: frozenset[str], event: CotEvent, sender: CotConnection | None) -> None:
+    def _route(self, peer: _Peer, event: CotEvent, sender: CotConnection | None) -> None:
+        if self._certified_elsewhere(peer, event.uid):
+            if sender is None:
+                self.counters["spoof-not-routed"] += 1
+            else:
+                self._warn(
+                    sender,
+                    "spoof-not-routed",
+                    "sent %s for %r, which a certificate speaks for; not routed",
+                    event.type,
+                    event.uid,
+                )
+            return
         out = Outgoing(event.xml_bytes(), event)
-        targets = self._addressed(groups, event, sender)
-        if event.type.startswith("b-t-f") or event.type.startswith("b-a-"):
-            for target in targets:
-                target.send_message(out)
+        groups = peer.groups
+        if _is_message(event.type):
+            if event.type.startswith("b-a-"):
+                self._emergency(groups, event, out)
+            if event.dest_uids or event.dest_callsigns:
+                self._deliver_to(
+                    set(event.dest_uids), set(event.dest_callsigns), groups, out, sender
+                )
+            else:
+                for target in self._audience(groups, exclude=sender):
+                    target.send_message(out)
             return
         if event.type.startswith("a-"):
-            self.latest_sa[event.uid] = (out, groups)
-        for target in targets:
+            self._remember_sa(event.uid, _Kept(out, groups, event))
+        for target in self._addressed(groups, event, sender):
             target.sink.send_sa(event.uid, out)
+
+    def _remember_sa(self, uid: str, kept: _Kept) -> None:
+        self.latest_sa.pop(uid, None)
+        self.latest_sa[uid] = kept
+        while len(self.latest_sa) > self.config.latest_sa_limit:
+            del self.latest_sa[next(iter(self.latest_sa))]
+            self.counters["latest-sa-evicted"] += 1
+
+    def _may_receive(self, conn: CotConnection, kept: _Kept, now: datetime) -> bool:
+        """May `conn`, connecting now, be sent this kept event?"""
+        event = kept.event
+        if event.stale is not None and event.stale <= now:
+            return False
+        if kept.groups.isdisjoint(conn.peer.groups):
+            return False
+        if event.dest_uids or event.dest_callsigns:
+            peer = conn.peer
+            return peer.uid in event.dest_uids or peer.callsign in event.dest_callsigns
+        return True
 
     def _addressed(
         self, groups: frozenset[str], event: CotEvent, sender: CotConnection | None
@@ -439,6 +683,37 @@ class CotServer:
             for c in self._audience(groups, exclude=sender)
             if c.peer.uid in wanted_uids or c.peer.callsign in wanted_calls
         ]
+
+    def _deliver_to(
+        self,
+        uids: set[str],
+        callsigns: set[str],
+        groups: frozenset[str],
+        out: Outgoing,
+        sender: CotConnection | None,
+    ) -> None:
+        """A message for named uids or callsigns: to those connected, kept for the others."""
+        reached: set[str] = set()
+        for conn in self._audience(groups, exclude=sender):
+            peer = conn.peer
+            if peer.uid in uids or peer.callsign in callsigns:
+                conn.send_message(out)
+                if peer.uid is not None:
+                    reached.add(peer.uid)
+                if peer.callsign is not None:
+                    reached.add(f"callsign:{peer.callsign}")
+        sender_uid = sender.peer.uid if sender is not None else None
+        absent = {uid for uid in uids if uid not in reached}
+        for callsign in callsigns:
+            if f"callsign:{callsign}" in reached:
+                continue
+            uid = self.callsigns.get(callsign)
+            absent.add(f"callsign:{callsign}" if uid is None else uid)
+        for key in sorted(absent - reached):
+            if key == sender_uid or key == self.config.server_uid or key in self.by_uid:
+                continue  # online but not in the sender's groups: not for it
+            self.mailbox.keep(key, out)
+            self.counters["kept-for-offline"] += 1
 
     def _audience(
         self, groups: frozenset[str], exclude: CotConnection | None
@@ -456,10 +731,10 @@ class CotServer:
 
     # --- chat ------------------------------------------------------------------------------
 
-    def _chat(self, conn: CotConnection, event: CotEvent) -> None:
+    def _to_server(self, event: CotEvent) -> bool:
         chat = event.chat
         cfg = self.config
-        to_server = (
+        return (
             cfg.callsign in event.dest_callsigns
             or cfg.server_uid in event.dest_uids
             or (
@@ -471,23 +746,40 @@ class CotServer:
                 )
             )
         )
-        if to_server:
+
+    def _chat(self, conn: CotConnection, event: CotEvent) -> None:
+        if self._to_server(event):
             self._spawn(self._command(conn, event))
+            return
+        chat = event.chat
+        if (chat is not None and chat.sender_callsign == self.config.callsign) or any(
+            self._certified_elsewhere(conn.peer, uid) for uid in _chat_senders(event)
+        ):
+            # A chat "from" holdfire or a certified unit, sent by someone else: not passed on
+            # (a forged reply could tell a crew its target is clear).
+            self._warn(
+                conn,
+                "spoof-not-routed",
+                "sent a chat in someone else's name (%r); not routed",
+                event.uid,
+            )
             return
         out = Outgoing(event.xml_bytes(), event)
         groups = conn.peer.groups
-        if event.dest_uids or event.dest_callsigns or chat is None:
-            targets = list(self._addressed(groups, event, conn))
-        elif chat.chatroom == "All Chat Rooms":
-            targets = list(self._audience(groups, exclude=conn))
-        elif chat.parent == "TeamGroups":
+        directed = bool(event.dest_uids or event.dest_callsigns)
+        room = chat is not None and (
+            chat.chatroom == _ALL_CHAT_ROOMS or chat.parent == _TEAM_GROUPS
+        )
+        if directed or (chat is not None and not room):
+            uids = set(event.dest_uids)
+            if chat is not None and not directed:
+                uids |= _chat_recipients(chat, conn.peer.uid)
+            self._deliver_to(uids, set(event.dest_callsigns), groups, out, conn)
+            return
+        if chat is not None and chat.parent == _TEAM_GROUPS:
             targets = [c for c in self._audience(groups, conn) if c.peer.team == chat.chatroom]
-        else:
-            recipient = chat.chat_id
-            target = self.by_uid.get(recipient or "")
-            if target is None and recipient:
-                self.mailbox.keep(recipient, out)  # delivered when it reconnects
-            targets = [target] if target is not None and target is not conn else []
+        else:  # All Chat Rooms, or a chat without __chat
+            targets = list(self._audience(groups, exclude=conn))
         for target in targets:
             target.send_message(out)
 
@@ -509,11 +801,15 @@ class CotServer:
                 log.error("check from %s not stored: %s", conn.peer.label, exc)
                 self._reply(conn, event, "the check could not be recorded; try again")
                 return
+            except Exception:  # the requester must hear back whatever happened
+                log.exception("check from %s failed", conn.peer.label)
+                self._reply(conn, event, "holdfire could not evaluate this check; try again")
+                return
             reply = format_reply(clearance)
             if conn.peer.bound_uid is None:
                 reply += "\n(unauthenticated request: recorded as such)"
             self._reply(conn, event, reply)
-            self._send_footprint(conn, clearance, command)
+            self._send_footprint(conn, event, clearance, command)
 
     async def _check(self, peer: _Peer, command: CheckCommand) -> Clearance:
         location = parse_location(command.target)
@@ -530,10 +826,43 @@ class CotServer:
         )
         return await self.service.check(request)
 
-    def _reply(self, conn: CotConnection, event: CotEvent, text: str) -> None:
+    def push_alert(self, alert_id: str, alert: Alert) -> int:
+        """Tell an alert's recipients, as GeoChat from holdfire: at once to those connected,
+        when they reconnect to the others. Returns how many were reached at once."""
+        text = f"ALERT {alert.kind.value}: {alert.detail} (alert {alert_id[:8]})"
+        return sum(1 for uid in alert.recipients if self.send_text(uid, text))
+
+    def send_text(self, uid: str, text: str) -> bool:
+        """A GeoChat from holdfire to `uid`; True if it went out now, False if it is kept."""
+        conn = self.by_uid.get(uid)
+        callsign = (conn.peer.callsign if conn is not None else None) or uid
+        out = Outgoing(
+            geochat(
+                self.config.server_uid,
+                self.config.callsign,
+                uid,
+                callsign,
+                text,
+                self.clock.now(),
+                message_id=self.service.new_id(),
+            )
+        )
+        if conn is not None and not conn.closing:
+            conn.send_message(out)
+            return True
+        self.mailbox.keep(uid, out)
+        return False
+
+    @staticmethod
+    def _requester(conn: CotConnection, event: CotEvent) -> tuple[str, str]:
+        """(uid, callsign) to answer a command: the connection's own, else what the chat says."""
         chat = event.chat
-        to_uid = (chat.link_uid if chat else None) or conn.peer.uid or event.uid
-        to_callsign = (chat.sender_callsign if chat else None) or conn.peer.callsign or to_uid
+        to_uid = conn.peer.uid or (chat.link_uid if chat else None) or event.uid
+        to_callsign = conn.peer.callsign or (chat.sender_callsign if chat else None) or to_uid
+        return to_uid, to_callsign
+
+    def _reply(self, conn: CotConnection, event: CotEvent, text: str) -> None:
+        to_uid, to_callsign = self._requester(conn, event)
         now = self.clock.now()
         out = Outgoing(
             geochat(
@@ -546,12 +875,24 @@ class CotServer:
                 message_id=self.service.new_id(),
             )
         )
-        if conn.transport is not None and not conn.transport.is_closing():
-            conn.send_message(out)
-        else:
-            self.mailbox.keep(to_uid, out)
+        self._send_to(conn, to_uid, out)
 
-    def _send_footprint(self, conn: CotConnection, clearance: Clearance, cmd: CheckCommand) -> None:
+    def _send_to(self, conn: CotConnection, uid: str, out: Outgoing) -> None:
+        """A message for the client on `conn`: there if it is still connected, else kept."""
+        if not conn.closing:
+            conn.send_message(out)
+            return
+        current = self.by_uid.get(uid)
+        if current is not None and not current.closing:
+            current.send_message(out)
+        elif conn.peer.uid is not None and self.by_uid.get(uid) is conn:
+            conn.sink.messages.append(out)  # it is leaving: left() keeps these for it
+        else:
+            self.mailbox.keep(uid, out)
+
+    def _send_footprint(
+        self, conn: CotConnection, event: CotEvent, clearance: Clearance, cmd: CheckCommand
+    ) -> None:
         tables = self.service.picture.tables
         weapon = tables.weapons.get(cmd.weapon) or tables.worst_weapon()
         request = clearance.request
@@ -568,24 +909,26 @@ class CotServer:
             now + timedelta(minutes=10),
             remarks=format_reply(clearance),
         )
-        conn.send_message(Outgoing(shape))
+        self._send_to(conn, self._requester(conn, event)[0], Outgoing(shape))
 
     # --- emergencies and the server's own presence -----------------------------------------
 
-    def _emergency(self, groups: frozenset[str], event: CotEvent) -> None:
+    def _emergency(self, groups: frozenset[str], event: CotEvent, out: Outgoing) -> None:
         key = event.links[0].uid if event.links else event.uid
         if event.type == "b-a-o-can" or event.emergency_cancel:
-            self.emergencies.pop(key, None)
+            for open_key, kept in list(self.emergencies.items()):
+                if open_key in (key, event.uid) or kept.event.uid == event.uid:
+                    del self.emergencies[open_key]
         else:
-            self.emergencies[key] = (Outgoing(event.xml_bytes(), event), groups)
+            self.emergencies[key] = _Kept(out, groups, event)
 
     async def _emergency_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.emergency_repeat_s)
-            for key, (out, groups) in list(self.emergencies.items()):
-                for conn in self._audience(groups, exclude=None):
+            for key, kept in list(self.emergencies.items()):
+                for conn in self._audience(kept.groups, exclude=None):
                     if conn.peer.uid != key:
-                        conn.sink.send_sa(f"emergency:{key}", out)
+                        conn.sink.send_sa(f"emergency:{key}", kept.out)
 
     def _own_sa(self, now: datetime) -> Outgoing:
         cfg = self.config
@@ -616,6 +959,19 @@ class CotServer:
             for conn in list(self.clients):
                 conn.sink.send_sa(self.config.server_uid, out)
 
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.housekeeping_s)
+            self.prune()
+
+    def prune(self) -> None:
+        """Forget latest SAs past their stale time and mailbox entries past their deadline."""
+        now = self.clock.now()
+        for uid, kept in list(self.latest_sa.items()):
+            if kept.event.stale is not None and kept.event.stale <= now:
+                del self.latest_sa[uid]
+        self.mailbox.prune()
+
     # --- into the picture ------------------------------------------------------------------
 
     async def _ingest_loop(self) -> None:
@@ -624,23 +980,63 @@ class CotServer:
             batch = [await self._ingest.get()]
             while len(batch) < self.config.ingest_batch and not self._ingest.empty():
                 batch.append(self._ingest.get_nowait())
-            await self._apply(batch)
+            try:
+                await self._apply(batch)
+            finally:
+                for _ in batch:
+                    self._ingest.task_done()
+            if self._throttled and self._ingest.qsize() <= self.config.ingest_high_water // 2:
+                for conn in list(self._throttled):
+                    conn.resume_reading()
+                self._throttled.clear()
 
     async def _drain_ingest(self) -> None:
         batch: list[PositionReport] = []
         while not self._ingest.empty():
             batch.append(self._ingest.get_nowait())
+            self._ingest.task_done()
         if batch:
             await self._apply(batch)
 
     async def _apply(self, batch: list[PositionReport]) -> None:
         try:
             results = await self.service.reports(batch)
-        except (StoreError, ValueError) as exc:
+        except Exception as exc:  # StoreError, or a bug: counted and logged, the loop goes on
             self.counters["ingest-failed"] += len(batch)
-            log.error("%d reports not stored: %s", len(batch), exc)
+            log.error("%d reports not stored: %s", len(batch), exc, exc_info=True)
             return
         self.counters["reports"] += sum(1 for r in results if r.accepted)
+
+
+def _chat_senders(event: CotEvent) -> set[str]:
+    """Every uid a GeoChat names as its sender: event uid, link, chatgrp uid0, remarks source."""
+    senders = set(event.link_uids[:1])
+    parts = event.uid.split(".")
+    if len(parts) >= 4 and parts[0] == "GeoChat":
+        senders.add(".".join(parts[1:-2]))
+    chat = event.chat
+    if chat is not None:
+        if chat.link_uid:
+            senders.add(chat.link_uid)
+        if chat.chatgrp_uids:
+            senders.add(chat.chatgrp_uids[0])
+        if chat.remarks_source and chat.remarks_source.startswith("BAO.F.ATAK."):
+            senders.add(chat.remarks_source.removeprefix("BAO.F.ATAK."))
+    senders.discard("")
+    return senders
+
+
+def _is_room(chat: CotChat) -> bool:
+    """All Chat Rooms or a team room (routed to members), not a direct or user-group chat."""
+    return chat.chatroom == _ALL_CHAT_ROOMS or chat.parent == _TEAM_GROUPS
+
+
+def _chat_recipients(chat: CotChat, sender_uid: str | None) -> set[str]:
+    """Who a direct or user-group chat is for: `chatgrp` uid1…, else `__chat` id."""
+    members = {uid for uid in chat.chatgrp_uids[1:] if uid and uid != sender_uid}
+    if members:
+        return members
+    return {chat.chat_id} if chat.chat_id and chat.chat_id != sender_uid else set()
 
 
 def with_position(config: CotConfig, position: tuple[float, float] | None) -> CotConfig:
