@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from holdfire.adapters.certs import CertStore
 from holdfire.adapters.clock import SystemClock
 from holdfire.adapters.net.cot_server import CotConfig, CotServer
+from holdfire.adapters.net.groups import load_groups
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
 from holdfire.config import Settings
@@ -63,6 +64,7 @@ async def start_server(
     """Start the service and its listeners. The first start in an empty data directory creates
     it and, unless TLS is off, a CA and a server certificate."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    groups = load_groups(settings.data_dir)  # a bad file stops the start, before any listener
     service = build_service(settings)
     clock = service.clock
     certs = None
@@ -75,7 +77,7 @@ async def start_server(
             log.info("created a CA and a server certificate in %s", certs.directory)
         tls_context = certs.server_ssl_context()
     await service.start()
-    server = CotServer(service, clock, cot, tls_context)
+    server = CotServer(service, clock, cot, tls_context, groups)
     try:
         bound = await server.start(listeners.cot_tcp, listeners.cot_tls, listeners.cot_udp)
     except BaseException:

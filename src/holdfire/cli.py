@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.text import Text
 
 from holdfire.adapters.certs import CertStore, CertStoreError
+from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.store.sqlite import DB_FILENAME
 from holdfire.adapters.tables import TableError
 from holdfire.bootstrap import Address, Listeners, Running, build_service, serve_until_stopped
@@ -382,7 +383,7 @@ def serve(
         _event_loop_runner(serve_until_stopped(config, listeners, announce))
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
-    except (StoreError, TableError, CertStoreError) as exc:
+    except (StoreError, TableError, CertStoreError, GroupsError) as exc:
         raise _error(str(exc), 1) from None
 
 

@@ -1523,3 +1523,64 @@ async def test_a_certificate_ends_an_unauthenticated_claim_to_its_uid(net: Net) 
     await alpha.wait_for(chat_saying("to the real alpha"), "the direct chat")
     await squatter.nothing(chat_saying("to the real alpha"), "alpha's direct chat")
     assert net.cot.counters["uid-claim-revoked"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Markers and server-side groups
+
+
+async def test_a_marker_is_not_a_unit_and_its_client_can_delete_it(net: Net) -> None:
+    lead = await net.tcp("lead")
+    other = await net.tcp("other")
+    lead.send(sa("ANDROID-lead", "LEAD", 51.30, 35.30))
+    other.send(sa("ANDROID-other", "OTHER", 51.31, 35.31))
+    # a marker: an SA for another uid, without a contact endpoint
+    lead.send(sa("MARKER-squad-2", "SQUAD 2", 51.32, 35.32, endpoint=None))
+    track = await net.track("MARKER-squad-2")
+    picture = net.running.service.picture
+    assert picture.is_marker("MARKER-squad-2") and picture.unit("MARKER-squad-2") is None
+    assert track.extras[0].marker and track.extras[0].reporter == "ANDROID-lead"
+    await net.track("ANDROID-lead")
+    assert picture.unit("ANDROID-lead") is not None  # a client's own SA registers it
+
+    delete = '<link uid="MARKER-squad-2" relation="none" type="none"/><__forcedelete/>'
+    other.send(simple("MARKER-squad-2.delete", "t-x-d-d", detail=delete))
+    await asyncio.sleep(QUIET)
+    assert picture.track("MARKER-squad-2") is not None  # not its marker: refused
+    assert net.cot.counters["marker-delete-refused"] == 1
+    lead.send(simple("MARKER-squad-2.delete", "t-x-d-d", detail=delete))
+    for _ in range(int(TIMEOUT / 0.01)):
+        if picture.track("MARKER-squad-2") is None:
+            break
+        await asyncio.sleep(0.01)
+    assert picture.track("MARKER-squad-2") is None
+    removed = [e for e in await net.store_events() if type(e).__name__ == "MarkerRemoved"]
+    assert [(e.uid, e.by) for e in removed] == [
+        (
+            "MARKER-squad-2",
+            "tak-unauthenticated:LEAD@" + net.cot.by_uid["ANDROID-lead"].peer.address,
+        )
+    ]
+
+
+async def test_groups_toml_separates_certificates(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "groups.toml").write_text(
+        '[clients]\nalpha = ["blue"]\nbravo = ["red"]\ncharlie = ["blue", "red"]\n'
+    )
+    async with network(tmp_path, tls=True) as net:
+        alpha = await net.tls("alpha", "ANDROID-alpha")
+        bravo = await net.tls("bravo", "ANDROID-bravo")
+        charlie = await net.tls("charlie", "ANDROID-charlie")
+        anonymous = await net.tcp("anonymous")
+        alpha.send(sa("ANDROID-alpha", "ALPHA"))
+        bravo.send(sa("ANDROID-bravo", "BRAVO"))
+        await charlie.wait_for(sa_of("ANDROID-alpha"), "blue's SA")
+        await charlie.wait_for(sa_of("ANDROID-bravo"), "red's SA")
+        await alpha.nothing(sa_of("ANDROID-bravo"), "an SA from another group")
+        await bravo.nothing(sa_of("ANDROID-alpha"), "an SA from another group")
+        await anonymous.nothing(sa_of("ANDROID-alpha"), "a group's SA")
+        # groups decide routing only: both positions are in the picture
+        await net.track("ANDROID-alpha", lambda t: t.own is not None)
+        await net.track("ANDROID-bravo", lambda t: t.own is not None)

@@ -41,6 +41,7 @@ from typing import Any, cast
 
 from holdfire.adapters.certs import TlsIdentity, identity_from_peercert
 from holdfire.adapters.net.cot_routing import Mailbox, Outgoing, Sink
+from holdfire.adapters.net.groups import GroupPolicy
 from holdfire.codecs.chat_commands import (
     HELP_TEXT,
     BadCommand,
@@ -348,12 +349,14 @@ class CotServer:
         clock: Clock,
         config: CotConfig | None = None,
         tls_context: ssl.SSLContext | None = None,
+        groups: GroupPolicy | None = None,
     ) -> None:
         self.service = service
         self.clock = clock
         self.config = config or CotConfig()
         self.tls_context = tls_context
-        self.anonymous = frozenset({self.config.anonymous_group})
+        self.groups = groups or GroupPolicy(default=frozenset({self.config.anonymous_group}))
+        self.anonymous = self.groups.default
         self.counters: Counter[str] = Counter()
         self.clients: set[CotConnection] = set()
         self.members: dict[str, set[CotConnection]] = {}
@@ -442,7 +445,8 @@ class CotServer:
     # --- connections -----------------------------------------------------------------------
 
     def groups_for(self, identity: TlsIdentity | None) -> frozenset[str]:
-        return self.anonymous
+        """A certificate's groups from groups.toml; everyone else the default groups."""
+        return self.groups.groups_for(identity.name if identity is not None else None)
 
     def joined(self, conn: CotConnection) -> None:
         self.clients.add(conn)
@@ -545,6 +549,8 @@ class CotServer:
         self._learn(conn, event)
         if kind.startswith("a-") and event.has_point:
             self._report(conn.peer, event, conn)
+        if kind == "t-x-d-d":
+            self._delete_markers(conn.peer, event)
         if kind == "b-t-f":
             self._chat(conn, event)
             return
@@ -614,12 +620,35 @@ class CotServer:
             return
         if report is None:
             return
-        self._ingest.put_nowait(report)
+        # Whatever a client places about another uid is a marker; its own SA is not.
+        own = bound or peer.uid
+        marker = event.uid != own if own is not None else event.endpoint is None
+        self._ingest.put_nowait(replace(report, marker=marker) if marker else report)
         backlog = self._ingest.qsize() >= self.config.ingest_high_water
         if conn is not None and backlog and conn not in self._throttled:
             self.count(conn, "ingest-throttled")
             conn.pause_reading()
             self._throttled.add(conn)
+
+    def _delete_markers(self, peer: _Peer, event: CotEvent) -> None:
+        """A client deleting a marker it placed: it leaves the picture (registered units never
+        leave this way)."""
+        reporter = peer.bound_uid or peer.uid or f"{peer.source}:{peer.address}"
+        picture = self.service.picture
+        for uid in event.link_uids:
+            track = picture.track(uid)
+            if track is None or not picture.is_marker(uid):
+                continue
+            if any(r.reporter == reporter for r in track.positions):
+                self._spawn(self._remove_marker(uid, peer.label))
+            else:
+                self.counters["marker-delete-refused"] += 1
+
+    async def _remove_marker(self, uid: str, by: str) -> None:
+        try:
+            await self.service.remove_marker(uid, by=by, reason="deleted by its client")
+        except StoreError as exc:
+            log.error("marker %s not removed: %s", uid, exc)
 
     def _route(self, peer: _Peer, event: CotEvent, sender: CotConnection | None) -> None:
         if self._certified_elsewhere(peer, event.uid):
@@ -963,6 +992,13 @@ class CotServer:
         while True:
             await asyncio.sleep(self.config.housekeeping_s)
             self.prune()
+            try:
+                expired = await self.service.expire_markers()
+            except StoreError as exc:
+                log.error("markers not expired: %s", exc)
+                continue
+            if expired:
+                log.info("markers expired: %s", ", ".join(expired))
 
     def prune(self) -> None:
         """Forget latest SAs past their stale time and mailbox entries past their deadline."""
