@@ -44,6 +44,8 @@ class Listeners:
     cot_tcp: Address | None = ("127.0.0.1", 8087)
     cot_tls: Address | None = ("0.0.0.0", 8089)
     cot_udp: Address | None = None
+    cot_multicast: Address | None = None  # (group, port), e.g. ("239.2.3.1", 6969)
+    multicast_interface: str = "0.0.0.0"
 
 
 @dataclass(slots=True)
@@ -79,7 +81,13 @@ async def start_server(
     await service.start()
     server = CotServer(service, clock, cot, tls_context, groups)
     try:
-        bound = await server.start(listeners.cot_tcp, listeners.cot_tls, listeners.cot_udp)
+        bound = await server.start(
+            listeners.cot_tcp,
+            listeners.cot_tls,
+            listeners.cot_udp,
+            listeners.cot_multicast,
+            listeners.multicast_interface,
+        )
     except BaseException:
         await server.close()
         await service.close()

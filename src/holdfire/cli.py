@@ -358,6 +358,12 @@ def serve(
         str, typer.Option(help="TLS CoT listener with client certificates, HOST:PORT or off.")
     ] = "0.0.0.0:8089",
     cot_udp: Annotated[str, typer.Option(help="UDP SA input, HOST:PORT or off.")] = "off",
+    cot_multicast: Annotated[
+        str, typer.Option(help="Multicast SA input, GROUP:PORT (ATAK: 239.2.3.1:6969) or off.")
+    ] = "off",
+    multicast_interface: Annotated[
+        str, typer.Option(help="Address of the interface to join the multicast group on.")
+    ] = "0.0.0.0",
 ) -> None:
     """Run the server: CoT over TCP, TLS and UDP, on the data directory's store."""
     config = settings(data)
@@ -365,6 +371,8 @@ def serve(
         cot_tcp=_address(cot_tcp, "--cot-tcp"),
         cot_tls=_address(cot_tls, "--cot-tls"),
         cot_udp=_address(cot_udp, "--cot-udp"),
+        cot_multicast=_address(cot_multicast, "--cot-multicast"),
+        multicast_interface=multicast_interface,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 

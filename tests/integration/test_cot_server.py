@@ -1584,3 +1584,31 @@ async def test_groups_toml_separates_certificates(tmp_path: Path) -> None:
         # groups decide routing only: both positions are in the picture
         await net.track("ANDROID-alpha", lambda t: t.own is not None)
         await net.track("ANDROID-bravo", lambda t: t.own is not None)
+
+
+async def test_multicast_sa_input_lands_in_the_picture_and_is_routed(tmp_path: Path) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    listeners = Listeners(
+        cot_tcp=("127.0.0.1", 0),
+        cot_tls=None,
+        cot_multicast=("239.2.3.1", port),
+        multicast_interface="127.0.0.1",
+    )
+    running = await start_server(Settings(tmp_path / "data"), listeners, CotConfig())
+    net = Net(running, tmp_path)
+    try:
+        listener = await net.tcp("listener")
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        sender.sendto(sa("ANDROID-mesh", "MESH", 51.33, 35.33), ("239.2.3.1", port))
+        sender.close()
+        track = await net.track("ANDROID-mesh")
+        assert track.latest.source == "cot-udp" and not track.latest.authenticated
+        await listener.wait_for(sa_of("ANDROID-mesh"), "the multicast SA")
+    finally:
+        await net.close()
+        await asyncio.wait_for(running.close(), TIMEOUT)

@@ -31,7 +31,9 @@ take its reports is read more slowly (its socket is paused while the ingest back
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
@@ -380,8 +382,14 @@ class CotServer:
         tcp: tuple[str, int] | None = None,
         tls: tuple[str, int] | None = None,
         udp: tuple[str, int] | None = None,
+        multicast: tuple[str, int] | None = None,
+        multicast_interface: str = "0.0.0.0",
     ) -> dict[str, tuple[str, int]]:
-        """Open the listeners asked for; returns the addresses actually bound."""
+        """Open the listeners asked for; returns the addresses actually bound.
+
+        `multicast` (group, port) joins a multicast group for SA input (ATAK's default mesh SA
+        is 239.2.3.1:6969) on the interface with address `multicast_interface`.
+        """
         loop = asyncio.get_running_loop()
         bound: dict[str, tuple[str, int]] = {}
         if tcp is not None:
@@ -402,6 +410,12 @@ class CotServer:
             )
             self._udp.append(transport)
             bound["udp"] = transport.get_extra_info("sockname")[:2]
+        if multicast is not None:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpInput(self), sock=_multicast_socket(*multicast, multicast_interface)
+            )
+            self._udp.append(transport)
+            bound["multicast"] = transport.get_extra_info("sockname")[:2]
         for work in (
             self._ingest_loop(),
             self._emergency_loop(),
@@ -1077,3 +1091,18 @@ def _chat_recipients(chat: CotChat, sender_uid: str | None) -> set[str]:
 
 def with_position(config: CotConfig, position: tuple[float, float] | None) -> CotConfig:
     return replace(config, position=position)
+
+
+def _multicast_socket(group: str, port: int, interface: str) -> socket.socket:
+    """A UDP socket bound to a multicast group and port, member of the group on `interface`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((group, port))  # only this group's datagrams, not every datagram to the port
+        membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
