@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from holdfire.codecs.json import CodecError, format_time, unit_from_dict
+from holdfire.codecs.json import CodecError, format_time, type_name, unit_from_dict
 from holdfire.domain.units import Unit
 
 JSONDict = dict[str, Any]
@@ -80,7 +80,7 @@ def parse_import(name: str, text: str) -> ImportBatch:
     if isinstance(document, Mapping):
         return _from_document(name, document)
     raise ImportFileError(
-        f"{name}: expected a JSON object or list, got {_type_name(document)} "
+        f"{name}: expected a JSON object or list, got {type_name(document)} "
         "(JSON, GeoJSON, CSV and TOML files can be imported)"
     )
 
@@ -119,7 +119,7 @@ def _from_rows(name: str, rows: list[_Row]) -> ImportBatch:
         if not isinstance(row.data, Mapping):
             raise ImportFileError(
                 f"{name}: {_where('row', i, row)}: must be an object with named fields, "
-                f"got {_type_name(row.data)}"
+                f"got {type_name(row.data)}"
             )
     positioned = [any(key in row.data for key in _POSITION_KEYS) for row in rows]
     if all(positioned):
@@ -140,7 +140,7 @@ def _from_rows(name: str, rows: list[_Row]) -> ImportBatch:
 def _list(name: str, document: Mapping[str, Any], key: str) -> list[Any]:
     value = document.get(key, [])
     if not isinstance(value, list):
-        raise ImportFileError(f"{name}: {key} must be a list, got {_type_name(value)}")
+        raise ImportFileError(f"{name}: {key} must be a list, got {type_name(value)}")
     return value
 
 
@@ -169,8 +169,7 @@ def _reports(name: str, rows: list[_Row]) -> list[JSONDict]:
     for i, row in enumerate(rows):
         if not isinstance(row.data, Mapping):
             raise ImportFileError(
-                f"{name}: {_where('reports', i, row)}: must be an object, "
-                f"got {_type_name(row.data)}"
+                f"{name}: {_where('reports', i, row)}: must be an object, got {type_name(row.data)}"
             )
     return [dict(row.data) for row in rows]
 
@@ -182,7 +181,7 @@ def _features(name: str, features: Any) -> list[JSONDict]:
         if not isinstance(feature, Mapping):
             raise ImportFileError(
                 f"{name}: feature {i + 1}: must be a GeoJSON Feature object, "
-                f"got {_type_name(feature)}"
+                f"got {type_name(feature)}"
             )
     return [dict(f) for f in features]
 
@@ -228,19 +227,3 @@ def _plain(value: Any) -> Any:
 def _first_line(error: Exception) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__

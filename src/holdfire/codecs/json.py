@@ -138,7 +138,7 @@ def _format_time(value: datetime, field: str) -> str:
 
 def _parse_time(text: object, field: str) -> datetime:
     if not isinstance(text, str):
-        raise CodecError(field, f"must be an RFC 3339 time string, got {_type_name(text)}")
+        raise CodecError(field, f"must be an RFC 3339 time string, got {type_name(text)}")
     cleaned = _LONG_FRACTION.sub(r"\1", text.strip().upper())
     try:
         parsed = datetime.fromisoformat(cleaned)
@@ -161,7 +161,8 @@ def _opt_time_out(value: datetime | None, field: str) -> str | None:
 _MISSING: Any = object()
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
+    """The JSON name of a value's type, for error messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -172,14 +173,14 @@ def _type_name(value: object) -> str:
         return "string"
     if isinstance(value, list | tuple):
         return "array"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
 
 
 def _obj(value: object, field: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise CodecError(field, f"must be an object, got {_type_name(value)}")
+        raise CodecError(field, f"must be an object, got {type_name(value)}")
     return value
 
 
@@ -194,7 +195,7 @@ def _get(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -
 def _str(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> str:
     value = _get(d, key, prefix, default)
     if not isinstance(value, str):
-        raise CodecError(prefix + key, f"must be a string, got {_type_name(value)}")
+        raise CodecError(prefix + key, f"must be a string, got {type_name(value)}")
     return value
 
 
@@ -203,13 +204,13 @@ def _opt_str(d: Mapping[str, Any], key: str, prefix: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise CodecError(prefix + key, f"must be a string or null, got {_type_name(value)}")
+        raise CodecError(prefix + key, f"must be a string or null, got {type_name(value)}")
     return value
 
 
 def _as_float(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CodecError(field, f"must be a number, got {_type_name(value)}")
+        raise CodecError(field, f"must be a number, got {type_name(value)}")
     try:
         result = float(value)
     except OverflowError:
@@ -237,14 +238,14 @@ def _raw_float(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISS
 def _int(d: Mapping[str, Any], key: str, prefix: str) -> int:
     value = _get(d, key, prefix)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CodecError(prefix + key, f"must be an integer, got {_type_name(value)}")
+        raise CodecError(prefix + key, f"must be an integer, got {type_name(value)}")
     return value
 
 
 def _bool(d: Mapping[str, Any], key: str, prefix: str, default: Any = _MISSING) -> bool:
     value = _get(d, key, prefix, default)
     if not isinstance(value, bool):
-        raise CodecError(prefix + key, f"must be true or false, got {_type_name(value)}")
+        raise CodecError(prefix + key, f"must be true or false, got {type_name(value)}")
     return value
 
 
@@ -286,10 +287,10 @@ def _str_tuple(d: Mapping[str, Any], key: str, prefix: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list | tuple):
-        raise CodecError(prefix + key, f"must be an array of strings, got {_type_name(value)}")
+        raise CodecError(prefix + key, f"must be an array of strings, got {type_name(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise CodecError(f"{prefix}{key}[{i}]", f"must be a string, got {_type_name(item)}")
+            raise CodecError(f"{prefix}{key}[{i}]", f"must be a string, got {type_name(item)}")
     return tuple(value)
 
 
@@ -326,13 +327,13 @@ def _position(value: object, field: str) -> tuple[float, float]:
 
 def _positions(value: object, field: str) -> tuple[tuple[float, float], ...]:
     if not isinstance(value, list | tuple):
-        raise CodecError(field, f"must be an array of positions, got {_type_name(value)}")
+        raise CodecError(field, f"must be an array of positions, got {type_name(value)}")
     return tuple(_position(p, f"{field}[{i}]") for i, p in enumerate(value))
 
 
 def _rings_from(value: object, field: str) -> Rings:
     if not isinstance(value, list | tuple):
-        raise CodecError(field, f"must be an array of linear rings, got {_type_name(value)}")
+        raise CodecError(field, f"must be an array of linear rings, got {type_name(value)}")
     return tuple(_positions(ring, f"{field}[{i}]") for i, ring in enumerate(value))
 
 
@@ -556,7 +557,7 @@ def measure_from_feature(data: Mapping[str, Any], *, measure_id: str | None = No
     if mid is None:
         raise CodecError("id", "is required")
     if isinstance(mid, bool) or not isinstance(mid, str | int):
-        raise CodecError("id", f"must be a string, got {_type_name(mid)}")
+        raise CodecError("id", f"must be a string, got {type_name(mid)}")
 
     effective_from, from_bad = _window_bound(properties, "effective_from")
     effective_to, to_bad = _window_bound(properties, "effective_to")
@@ -564,7 +565,7 @@ def measure_from_feature(data: Mapping[str, Any], *, measure_id: str | None = No
     geometry = _geometry_from(feature.get("geometry"), properties)
     name = properties.get("name")
     if name is not None and not isinstance(name, str):
-        raise CodecError(p + "name", f"must be a string, got {_type_name(name)}")
+        raise CodecError(p + "name", f"must be a string, got {type_name(name)}")
 
     return _build(
         "",
@@ -612,7 +613,7 @@ def _request_from_dict(data: object, prefix: str) -> CheckRequest:
     d = _obj(data, prefix.rstrip("."))
     pid_values = _get(d, "pid", prefix, [])
     if not isinstance(pid_values, list | tuple):
-        raise CodecError(prefix + "pid", f"must be an array, got {_type_name(pid_values)}")
+        raise CodecError(prefix + "pid", f"must be an array, got {type_name(pid_values)}")
     pid = tuple(_enum_value(PidBasis, v, f"{prefix}pid[{i}]") for i, v in enumerate(pid_values))
     return _build(
         prefix,
@@ -685,7 +686,7 @@ def clearance_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Clearan
     d = _obj(data, prefix.rstrip(".") or "clearance")
     reasons_value = _get(d, "reasons", prefix)
     if not isinstance(reasons_value, list | tuple):
-        raise CodecError(prefix + "reasons", f"must be an array, got {_type_name(reasons_value)}")
+        raise CodecError(prefix + "reasons", f"must be an array, got {type_name(reasons_value)}")
     reasons = tuple(
         _reason_from_dict(r, f"{prefix}reasons[{i}].") for i, r in enumerate(reasons_value)
     )
