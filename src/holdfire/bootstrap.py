@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from holdfire.adapters.certs import CertStore
 from holdfire.adapters.clock import SystemClock
-from holdfire.adapters.net.cot_server import CotConfig, CotServer
+from holdfire.adapters.net.cot_connection import CotConfig
+from holdfire.adapters.net.cot_server import CotServer
 from holdfire.adapters.net.groups import load_groups
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import takproto
 
-from holdfire.adapters.net.cot_server import CotConfig, CotConnection
+from holdfire.adapters.net.cot_connection import CotConfig, CotConnection
 from holdfire.bootstrap import Listeners, Running, start_server
 from holdfire.config import Settings
 from holdfire.domain.alerts import AlertKind
@@ -1442,7 +1442,7 @@ async def test_alerts_reach_their_recipients_now_or_when_they_reconnect(net: Net
         datetime.now(UTC),
         recipients=("ANDROID-alpha", "ANDROID-bravo"),
     )
-    assert net.cot.push_alert("a1b2c3d4e5", alert) == 1
+    assert net.cot.desk.push_alert("a1b2c3d4e5", alert) == 1
     got = await alpha.wait_for(chat_saying("ALERT SEPARATION"), "the alert")
     assert "dismounts 800 m" in got.remarks and got.uid.startswith("GeoChat.HOLDFIRE.")
     bravo = await net.tcp("bravo")

@@ -31,315 +31,43 @@ take its reports is read more slowly (its socket is paused while the ingest back
 import asyncio
 import contextlib
 import logging
-import socket
 import ssl
-import struct
-import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from holdfire.adapters.certs import TlsIdentity, identity_from_peercert
-from holdfire.adapters.net.cot_routing import Mailbox, Outgoing, Sink
+from holdfire.adapters.certs import TlsIdentity
+from holdfire.adapters.net.cot_commands import CommandDesk
+from holdfire.adapters.net.cot_connection import (
+    CotConfig,
+    CotConnection,
+    Kept,
+    Peer,
+    UdpInput,
+    is_message,
+    multicast_socket,
+)
+from holdfire.adapters.net.cot_routing import Mailbox, Outgoing
 from holdfire.adapters.net.groups import GroupPolicy
-from holdfire.codecs.chat_commands import (
-    HELP_TEXT,
-    BadCommand,
-    CheckCommand,
-    HelpCommand,
-    format_reply,
-    parse_command,
-)
 from holdfire.codecs.cot_reports import report_from_cot
-from holdfire.codecs.cot_stream import (
-    FramingError,
-    Negotiation,
-    StreamMode,
-    decode_mesh,
-    is_auth_frame,
-)
 from holdfire.codecs.cot_xml import (
     CotChat,
     CotError,
     CotEvent,
-    circle_shape,
     disconnect_notice,
-    geochat,
-    parse_event,
     pong,
     sa_event,
 )
-from holdfire.codecs.tak_proto import proto_to_event
-from holdfire.domain.alerts import Alert
-from holdfire.domain.checks import CheckRequest, Clearance, Verdict
 from holdfire.domain.reports import PositionReport
-from holdfire.geo import GeoError, parse_location
 from holdfire.service.handlers import Service
 from holdfire.service.ports import Clock, StoreError
 
 log = logging.getLogger("holdfire.cot")
 
-_VERDICT_COLOURS = {  # ARGB, as ATAK writes them
-    Verdict.HOLD: 0xFFFF0000,
-    Verdict.DANGER_CLOSE: 0xFFFF8000,
-    Verdict.COORDINATE: 0xFFFFFF00,
-    Verdict.NO_KNOWN_CONFLICT: 0xFF00FFFF,
-}
 _ALL_CHAT_ROOMS = "All Chat Rooms"
 _TEAM_GROUPS = "TeamGroups"
-
-
-@dataclass(frozen=True, slots=True)
-class CotConfig:
-    server_uid: str = "HOLDFIRE"
-    callsign: str = "HOLDFIRE"
-    position: tuple[float, float] | None = None  # where holdfire shows on the map, if anywhere
-    protobuf: bool = True
-    max_event_bytes: int = 64 * 1024
-    write_high_water: int = 256 * 1024
-    message_limit: int = 2_000  # queued messages a slow client may hold before it is cut off
-    mailbox_ttl_s: float = 24 * 3600.0
-    garbage_burst: int = 50  # malformed events tolerated in a burst ...
-    garbage_per_s: float = 1.0  # ... refilled at this rate
-    garbage_bytes_per_token: int = 64 * 1024  # unframeable bytes that cost one malformed event
-    emergency_repeat_s: float = 3.0
-    announce_every_s: float = 60.0
-    housekeeping_s: float = 30.0  # stale latest SAs and expired mailbox entries are pruned
-    latest_sa_limit: int = 100_000  # uids whose latest SA is kept for clients that connect
-    anonymous_group: str = "__ANON__"
-    ingest_batch: int = 1_000
-    ingest_high_water: int = 50_000  # reports waiting for the picture before readers pause
-    close_timeout_s: float = 5.0
-
-
-@dataclass(slots=True)
-class _Peer:
-    """Who is on the other end of one connection, as far as the server knows."""
-
-    address: str
-    source: str  # cot-tcp, cot-tls, cot-udp
-    groups: frozenset[str]
-    identity: TlsIdentity | None = None
-    uid: str | None = None  # the client's own uid (certificate, else its first own SA)
-    callsign: str | None = None
-    cot_type: str = "a-f-G-U-C"
-    team: str | None = None
-    counters: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def bound_uid(self) -> str | None:
-        return self.identity.uid if self.identity is not None else None
-
-    @property
-    def label(self) -> str:
-        name = self.callsign or self.uid or self.address
-        if self.bound_uid is None:
-            return f"tak-unauthenticated:{name}@{self.address}"
-        return f"tak:{self.identity.name if self.identity else name}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    """An event kept for later delivery (latest SA, open emergency) and who may receive it."""
-
-    out: Outgoing
-    groups: frozenset[str]
-    event: CotEvent
-
-
-def _is_message(cot_type: str) -> bool:
-    """Never coalesced nor dropped while the client is connected: chat and alarms."""
-    return cot_type.startswith(("b-t-f", "b-a-"))
-
-
-class CotConnection(asyncio.Protocol):
-    """One streaming client (TCP or TLS)."""
-
-    def __init__(self, server: "CotServer", source: str) -> None:
-        self.server = server
-        self.source = source
-        self.transport: asyncio.Transport | None = None
-        self.peer = _Peer("?", source, frozenset())
-        self.sink = Sink(self._write, server.config.message_limit)
-        self.negotiation = Negotiation(
-            server.config.server_uid,
-            protobuf=server.config.protobuf,
-            max_event_bytes=server.config.max_event_bytes,
-        )
-        self._tokens = float(server.config.garbage_burst)
-        self._refilled = time.monotonic()
-        self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
-        self.reading_paused = False
-
-    # --- asyncio.Protocol ------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=self.server.config.write_high_water)
-        address = transport.get_extra_info("peername")
-        identity = None
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            der = ssl_object.getpeercert(binary_form=True)
-            identity = identity_from_peercert(der) if der else None
-        self.peer = _Peer(
-            address=f"{address[0]}:{address[1]}" if address else "?",
-            source=self.source,
-            groups=self.server.groups_for(identity),
-            identity=identity,
-            uid=identity.uid if identity is not None else None,
-        )
-        self.server.joined(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        now = self.server.clock.now()
-        framer = self.negotiation.xml
-        garbage, oversized = framer.garbage_bytes, framer.oversized
-        try:
-            got = self.negotiation.feed(data, now)
-        except FramingError as exc:
-            self.server.count(self, f"framing-{exc.reason}")
-            log.warning("%s: cannot frame the stream (%s); closing", self.peer.address, exc)
-            self.close()
-            return
-        if got.reply:
-            self._write(got.reply)
-            self.sink.mode = self.negotiation.outbound
-        # A client that speaks protobuf without having negotiated (pytak with TAK_PROTO=1)
-        # reads XML, and decodes it only when it starts with an XML declaration.
-        self.sink.declared = (
-            self.negotiation.inbound is StreamMode.PROTOBUF
-            and self.negotiation.outbound is StreamMode.XML
-        )
-        for frame in got.xml_frames:
-            if is_auth_frame(frame):
-                continue  # <auth>: identities come from certificates, not passwords
-            self._accept(frame, parse_event)
-        for payload in got.proto_payloads:
-            self._accept(payload, proto_to_event)
-        self._charge_garbage(framer.garbage_bytes - garbage, framer.oversized - oversized)
-
-    def pause_writing(self) -> None:
-        self.sink.paused = True
-
-    def resume_writing(self) -> None:
-        self.sink.paused = False
-        self.sink.flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.sink.closed = True
-        self.server.left(self)
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    @property
-    def closing(self) -> bool:
-        return self.sink.closed or self.transport is None or self.transport.is_closing()
-
-    def _accept(self, data: bytes, parse: Callable[[bytes], CotEvent]) -> None:
-        if self.closing:
-            return
-        try:
-            event = parse(data)
-        except CotError as exc:
-            self.server.count(self, f"dropped-{exc.reason}")
-            self._malformed()
-            return
-        self.server.on_event(self, event)
-
-    def _charge_garbage(self, garbage_bytes: int, oversized: int) -> None:
-        """Oversized frames and bytes outside any frame count against the same budget."""
-        if oversized > 0:
-            self.server.count(self, "dropped-too-large", oversized)
-        self._garbage_bytes += max(0, garbage_bytes)
-        per_token = max(1, self.server.config.garbage_bytes_per_token)
-        tokens = oversized + self._garbage_bytes // per_token
-        self._garbage_bytes %= per_token
-        if garbage_bytes > 0:
-            self.server.count(self, "garbage-bytes", garbage_bytes)
-        for _ in range(tokens):
-            if not self._malformed():
-                return
-
-    def _malformed(self) -> bool:
-        """Spend one token; False (and the connection cut off) once the budget is gone."""
-        if self.closing:
-            return False
-        if self._spend_token():
-            return True
-        log.warning("%s: too much malformed input; cut off", self.peer.address)
-        self.server.count(self, "cut-off")
-        self.abort()
-        return False
-
-    def _spend_token(self) -> bool:
-        now = time.monotonic()
-        cfg = self.server.config
-        self._tokens = min(
-            float(cfg.garbage_burst), self._tokens + (now - self._refilled) * cfg.garbage_per_s
-        )
-        self._refilled = now
-        self._tokens -= 1.0
-        return self._tokens >= 0.0
-
-    def _write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def send_message(self, out: Outgoing) -> None:
-        if self.sink.send_message(out):
-            return
-        if not self.sink.closed:
-            log.warning("%s: message queue full; disconnecting", self.peer.address)
-            self.server.count(self, "slow-client-cut")
-        # Also when it is already closing but does not read what is left: do not wait for it.
-        self.abort()
-
-    def pause_reading(self) -> None:
-        if not self.reading_paused and self.transport is not None and not self.closing:
-            self.transport.pause_reading()
-            self.reading_paused = True
-
-    def resume_reading(self) -> None:
-        if self.reading_paused and self.transport is not None and not self.closing:
-            self.transport.resume_reading()
-        self.reading_paused = False
-
-    def close(self) -> None:
-        """Stop reading and writing; what is already written is still flushed to the client.
-        Messages sent from now on wait in `sink.messages` (the mailbox, once it has left)."""
-        self.sink.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        """Close at once, without waiting for a client that does not read to take what was
-        written (a plain close would wait for it for ever, and so would its messages)."""
-        self.sink.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-
-class _UdpInput(asyncio.DatagramProtocol):
-    """SA input over UDP: one event per datagram, XML or TAK mesh protobuf."""
-
-    def __init__(self, server: "CotServer") -> None:
-        self.server = server
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        peer = _Peer(f"{addr[0]}:{addr[1]}", "cot-udp", self.server.anonymous)
-        try:
-            event = proto_to_event(decode_mesh(data)) if data[:1] == b"\xbf" else parse_event(data)
-        except (CotError, FramingError) as exc:
-            self.server.counters[f"udp-dropped-{exc.reason}"] += 1
-            return
-        self.server.on_udp_event(peer, event)
 
 
 class CotServer:
@@ -366,9 +94,10 @@ class CotServer:
         self.callsigns: dict[str, str] = {}  # latest callsign -> uid (for offline delivery)
         # uids a client certificate has spoken for (and holdfire's own, which no client has)
         self.certified: set[str] = {self.config.server_uid}
-        self.latest_sa: dict[str, _Kept] = {}  # oldest update first
-        self.emergencies: dict[str, _Kept] = {}
+        self.latest_sa: dict[str, Kept] = {}  # oldest update first
+        self.emergencies: dict[str, Kept] = {}
         self.mailbox = Mailbox(self.config.mailbox_ttl_s)
+        self.desk = CommandDesk(self)
         self._servers: list[asyncio.AbstractServer] = []
         self._udp: list[asyncio.DatagramTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -406,13 +135,13 @@ class CotServer:
             bound["tls"] = server.sockets[0].getsockname()[:2]
         if udp is not None:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpInput(self), local_addr=udp
+                lambda: UdpInput(self), local_addr=udp
             )
             self._udp.append(transport)
             bound["udp"] = transport.get_extra_info("sockname")[:2]
         if multicast is not None:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpInput(self), sock=_multicast_socket(*multicast, multicast_interface)
+                lambda: UdpInput(self), sock=multicast_socket(*multicast, multicast_interface)
             )
             self._udp.append(transport)
             bound["multicast"] = transport.get_extra_info("sockname")[:2]
@@ -523,7 +252,7 @@ class CotServer:
         for out in self.mailbox.take(uid):
             conn.send_message(out)
 
-    def _certified_elsewhere(self, peer: _Peer, uid: str) -> bool:
+    def _certified_elsewhere(self, peer: Peer, uid: str) -> bool:
         """Does a certificate other than this peer's speak for `uid`?"""
         if peer.bound_uid == uid:
             return False
@@ -570,7 +299,7 @@ class CotServer:
             return
         self._route(conn.peer, event, sender=conn)
 
-    def on_udp_event(self, peer: _Peer, event: CotEvent) -> None:
+    def on_udp_event(self, peer: Peer, event: CotEvent) -> None:
         self.counters["udp-events"] += 1
         if not (event.type.startswith("a-") and event.has_point):
             return
@@ -618,7 +347,7 @@ class CotServer:
             for out in self.mailbox.take(f"callsign:{peer.callsign}"):
                 conn.send_message(out)
 
-    def _report(self, peer: _Peer, event: CotEvent, conn: CotConnection | None) -> None:
+    def _report(self, peer: Peer, event: CotEvent, conn: CotConnection | None) -> None:
         bound = peer.bound_uid
         try:
             report = report_from_cot(
@@ -644,7 +373,7 @@ class CotServer:
             conn.pause_reading()
             self._throttled.add(conn)
 
-    def _delete_markers(self, peer: _Peer, event: CotEvent) -> None:
+    def _delete_markers(self, peer: Peer, event: CotEvent) -> None:
         """A client deleting a marker it placed: it leaves the picture (registered units never
         leave this way)."""
         reporter = peer.bound_uid or peer.uid or f"{peer.source}:{peer.address}"
@@ -664,7 +393,7 @@ class CotServer:
         except StoreError as exc:
             log.error("marker %s not removed: %s", uid, exc)
 
-    def _route(self, peer: _Peer, event: CotEvent, sender: CotConnection | None) -> None:
+    def _route(self, peer: Peer, event: CotEvent, sender: CotConnection | None) -> None:
         if self._certified_elsewhere(peer, event.uid):
             if sender is None:
                 self.counters["spoof-not-routed"] += 1
@@ -679,7 +408,7 @@ class CotServer:
             return
         out = Outgoing(event.xml_bytes(), event)
         groups = peer.groups
-        if _is_message(event.type):
+        if is_message(event.type):
             if event.type.startswith("b-a-"):
                 self._emergency(groups, event, out)
             if event.dest_uids or event.dest_callsigns:
@@ -691,18 +420,18 @@ class CotServer:
                     target.send_message(out)
             return
         if event.type.startswith("a-"):
-            self._remember_sa(event.uid, _Kept(out, groups, event))
+            self._remember_sa(event.uid, Kept(out, groups, event))
         for target in self._addressed(groups, event, sender):
             target.sink.send_sa(event.uid, out)
 
-    def _remember_sa(self, uid: str, kept: _Kept) -> None:
+    def _remember_sa(self, uid: str, kept: Kept) -> None:
         self.latest_sa.pop(uid, None)
         self.latest_sa[uid] = kept
         while len(self.latest_sa) > self.config.latest_sa_limit:
             del self.latest_sa[next(iter(self.latest_sa))]
             self.counters["latest-sa-evicted"] += 1
 
-    def _may_receive(self, conn: CotConnection, kept: _Kept, now: datetime) -> bool:
+    def _may_receive(self, conn: CotConnection, kept: Kept, now: datetime) -> bool:
         """May `conn`, connecting now, be sent this kept event?"""
         event = kept.event
         if event.stale is not None and event.stale <= now:
@@ -792,7 +521,7 @@ class CotServer:
 
     def _chat(self, conn: CotConnection, event: CotEvent) -> None:
         if self._to_server(event):
-            self._spawn(self._command(conn, event))
+            self._spawn(self.desk.command(conn, event))
             return
         chat = event.chat
         if (chat is not None and chat.sender_callsign == self.config.callsign) or any(
@@ -826,134 +555,6 @@ class CotServer:
         for target in targets:
             target.send_message(out)
 
-    async def _command(self, conn: CotConnection, event: CotEvent) -> None:
-        chat = event.chat
-        text = (chat.text if chat is not None else None) or event.remarks or ""
-        command = parse_command(text)
-        if isinstance(command, HelpCommand):
-            self._reply(conn, event, HELP_TEXT)
-        elif isinstance(command, BadCommand):
-            self._reply(conn, event, command.message)
-        elif isinstance(command, CheckCommand):
-            try:
-                clearance = await self._check(conn.peer, command)
-            except GeoError as exc:
-                self._reply(conn, event, f"target: {exc}")
-                return
-            except StoreError as exc:
-                log.error("check from %s not stored: %s", conn.peer.label, exc)
-                self._reply(conn, event, "the check could not be recorded; try again")
-                return
-            except Exception:  # the requester must hear back whatever happened
-                log.exception("check from %s failed", conn.peer.label)
-                self._reply(conn, event, "holdfire could not evaluate this check; try again")
-                return
-            reply = format_reply(clearance)
-            if conn.peer.bound_uid is None:
-                reply += "\n(unauthenticated request: recorded as such)"
-            self._reply(conn, event, reply)
-            self._send_footprint(conn, event, clearance, command)
-
-    async def _check(self, peer: _Peer, command: CheckCommand) -> Clearance:
-        location = parse_location(command.target)
-        request = CheckRequest(
-            lat=location.lat,
-            lon=location.lon,
-            weapon=command.weapon,
-            cell_m=location.cell_m,
-            target_type=command.target_type,
-            pid=command.pid,
-            pid_detail=command.pid_detail,
-            firing_unit=peer.bound_uid,  # only a certificate says which unit is asking
-            requester=peer.label,
-        )
-        return await self.service.check(request)
-
-    def push_alert(self, alert_id: str, alert: Alert) -> int:
-        """Tell an alert's recipients, as GeoChat from holdfire: at once to those connected,
-        when they reconnect to the others. Returns how many were reached at once."""
-        text = f"ALERT {alert.kind.value}: {alert.detail} (alert {alert_id[:8]})"
-        return sum(1 for uid in alert.recipients if self.send_text(uid, text))
-
-    def send_text(self, uid: str, text: str) -> bool:
-        """A GeoChat from holdfire to `uid`; True if it went out now, False if it is kept."""
-        conn = self.by_uid.get(uid)
-        callsign = (conn.peer.callsign if conn is not None else None) or uid
-        out = Outgoing(
-            geochat(
-                self.config.server_uid,
-                self.config.callsign,
-                uid,
-                callsign,
-                text,
-                self.clock.now(),
-                message_id=self.service.new_id(),
-            )
-        )
-        if conn is not None and not conn.closing:
-            conn.send_message(out)
-            return True
-        self.mailbox.keep(uid, out)
-        return False
-
-    @staticmethod
-    def _requester(conn: CotConnection, event: CotEvent) -> tuple[str, str]:
-        """(uid, callsign) to answer a command: the connection's own, else what the chat says."""
-        chat = event.chat
-        to_uid = conn.peer.uid or (chat.link_uid if chat else None) or event.uid
-        to_callsign = conn.peer.callsign or (chat.sender_callsign if chat else None) or to_uid
-        return to_uid, to_callsign
-
-    def _reply(self, conn: CotConnection, event: CotEvent, text: str) -> None:
-        to_uid, to_callsign = self._requester(conn, event)
-        now = self.clock.now()
-        out = Outgoing(
-            geochat(
-                self.config.server_uid,
-                self.config.callsign,
-                to_uid,
-                to_callsign,
-                text,
-                now,
-                message_id=self.service.new_id(),
-            )
-        )
-        self._send_to(conn, to_uid, out)
-
-    def _send_to(self, conn: CotConnection, uid: str, out: Outgoing) -> None:
-        """A message for the client on `conn`: there if it is still connected, else kept."""
-        if not conn.closing:
-            conn.send_message(out)
-            return
-        current = self.by_uid.get(uid)
-        if current is not None and not current.closing:
-            current.send_message(out)
-        elif conn.peer.uid is not None and self.by_uid.get(uid) is conn:
-            conn.sink.messages.append(out)  # it is leaving: left() keeps these for it
-        else:
-            self.mailbox.keep(uid, out)
-
-    def _send_footprint(
-        self, conn: CotConnection, event: CotEvent, clearance: Clearance, cmd: CheckCommand
-    ) -> None:
-        tables = self.service.picture.tables
-        weapon = tables.weapons.get(cmd.weapon) or tables.worst_weapon()
-        request = clearance.request
-        radius = weapon.red01_m + weapon.cep_m + request.tle_m + request.cell_m
-        now = self.clock.now()
-        shape = circle_shape(
-            f"holdfire-check-{clearance.id}",
-            clearance.target.lat,
-            clearance.target.lon,
-            radius,
-            _VERDICT_COLOURS[clearance.verdict],
-            f"{clearance.verdict.value} {cmd.weapon}",
-            now,
-            now + timedelta(minutes=10),
-            remarks=format_reply(clearance),
-        )
-        self._send_to(conn, self._requester(conn, event)[0], Outgoing(shape))
-
     # --- emergencies and the server's own presence -----------------------------------------
 
     def _emergency(self, groups: frozenset[str], event: CotEvent, out: Outgoing) -> None:
@@ -963,7 +564,7 @@ class CotServer:
                 if open_key in (key, event.uid) or kept.event.uid == event.uid:
                     del self.emergencies[open_key]
         else:
-            self.emergencies[key] = _Kept(out, groups, event)
+            self.emergencies[key] = Kept(out, groups, event)
 
     async def _emergency_loop(self) -> None:
         while True:
@@ -1091,18 +692,3 @@ def _chat_recipients(chat: CotChat, sender_uid: str | None) -> set[str]:
 
 def with_position(config: CotConfig, position: tuple[float, float] | None) -> CotConfig:
     return replace(config, position=position)
-
-
-def _multicast_socket(group: str, port: int, interface: str) -> socket.socket:
-    """A UDP socket bound to a multicast group and port, member of the group on `interface`."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((group, port))  # only this group's datagrams, not every datagram to the port
-        membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
