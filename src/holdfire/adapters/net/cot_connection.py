@@ -116,6 +116,7 @@ class CotConnection(asyncio.Protocol):
         self._refilled = time.monotonic()
         self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
         self.reading_paused = False
+        self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -233,8 +234,17 @@ class CotConnection(asyncio.Protocol):
         return self._tokens >= 0.0
 
     def _write(self, data: bytes) -> None:
+        """Collect what is written in this loop iteration; the server hands it to the transport
+        in one write (one send syscall) once the iteration's input has been routed."""
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+            if not self._pending:
+                self.server.wrote(self)
+            self._pending.append(data)
+
+    def flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def send_message(self, out: Outgoing) -> None:
         if self.sink.send_message(out):
@@ -259,6 +269,7 @@ class CotConnection(asyncio.Protocol):
         """Stop reading and writing; what is already written is still flushed to the client.
         Messages sent from now on wait in `sink.messages` (the mailbox, once it has left)."""
         self.sink.closed = True
+        self.flush_pending()
         if self.transport is not None:
             self.transport.close()
 

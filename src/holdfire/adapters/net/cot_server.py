@@ -103,6 +103,20 @@ class CotServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ingest: asyncio.Queue[PositionReport] = asyncio.Queue()
         self._throttled: set[CotConnection] = set()
+        self._to_flush: list[CotConnection] = []
+
+    def wrote(self, conn: CotConnection) -> None:
+        """`conn` has output pending: flush it (and every other) once this iteration is done;
+        one send per client per iteration instead of one per event (batches grow on their own
+        when the server falls behind, which is when it matters)."""
+        if not self._to_flush:
+            asyncio.get_running_loop().call_soon(self._flush_writes)
+        self._to_flush.append(conn)
+
+    def _flush_writes(self) -> None:
+        conns, self._to_flush = self._to_flush, []
+        for conn in conns:
+            conn.flush_pending()
 
     # --- life cycle ------------------------------------------------------------------------
 
