@@ -1612,3 +1612,41 @@ async def test_multicast_sa_input_lands_in_the_picture_and_is_routed(tmp_path: P
     finally:
         await net.close()
         await asyncio.wait_for(running.close(), TIMEOUT)
+
+
+async def test_messages_kept_for_an_offline_recipient_survive_a_restart(tmp_path: Path) -> None:
+    async with network(tmp_path) as net:
+        delta = await net.tcp("delta")
+        delta.send(sa("ANDROID-delta", "DELTA"))
+        await net.bound("ANDROID-delta")
+        await delta.close()
+        for _ in range(int(TIMEOUT / 0.01)):
+            if "ANDROID-delta" not in net.cot.by_uid:
+                break
+            await asyncio.sleep(0.01)
+        alpha = await net.tcp("alpha")
+        alpha.send(sa("ANDROID-alpha", "ALPHA"))
+        alpha.send(
+            geochat(
+                "ANDROID-alpha",
+                "ALPHA",
+                "kept across a restart",
+                chatroom="DELTA",
+                chat_id="ANDROID-delta",
+            )
+        )
+        for _ in range(int(TIMEOUT / 0.01)):
+            if net.cot.mailbox.waiting("ANDROID-delta"):
+                break
+            await asyncio.sleep(0.01)
+        assert net.cot.mailbox.waiting("ANDROID-delta") == 1
+    # the server stopped with the message still waiting; a new one on the same data directory
+    async with network(tmp_path) as net:
+        back = await net.tcp("delta-again")
+        back.send(sa("ANDROID-delta", "DELTA"))
+        await back.wait_for(chat_saying("kept across a restart"), "the kept chat after a restart")
+        await asyncio.sleep(QUIET)
+        assert back.count(chat_saying("kept across a restart")) == 1
+    # delivered: a third start has nothing left for it
+    async with network(tmp_path) as net:
+        assert net.cot.mailbox.waiting("ANDROID-delta") == 0

@@ -526,3 +526,29 @@ async def test_locked_database_gives_store_error(tmp_path: Path) -> None:
 def _rows(store: SQLiteStore, sql: str) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(store.path)) as conn:
         return conn.execute(sql).fetchall()
+
+
+async def test_the_mailbox_is_kept_until_delivered(tmp_path: Path) -> None:
+    from holdfire.domain.events import MessageKept, MessagesDelivered
+
+    at = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+    store = SQLiteStore(tmp_path / "holdfire.db")
+    await store.open()
+    await store.append(
+        [
+            MessageKept("uid-a", "<event one/>", at + timedelta(hours=1), at),
+            MessageKept("uid-b", "<event two/>", at + timedelta(hours=1), at),
+            MessageKept("uid-a", "<event three/>", at + timedelta(hours=2), at),
+        ]
+    )
+    await store.append([MessagesDelivered("uid-b", at)])
+    await store.close()
+    again = SQLiteStore(tmp_path / "holdfire.db")
+    await again.open()
+    state = await again.load()
+    assert [(m.recipient, m.body) for m in state.mailbox] == [
+        ("uid-a", "<event one/>"),
+        ("uid-a", "<event three/>"),
+    ]
+    assert state.mailbox[1].expires_at == at + timedelta(hours=2)
+    await again.close()

@@ -48,6 +48,8 @@ from holdfire.domain.events import (
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
+    MessageKept,
+    MessagesDelivered,
     PositionReported,
     UnitRegistered,
 )
@@ -755,6 +757,8 @@ EVENT_TYPES = (
     "measure",
     "measure_cancelled",
     "marker_removed",
+    "message_kept",
+    "messages_delivered",
     "check",
     "alert",
 )
@@ -772,6 +776,10 @@ def event_type(event: Event) -> str:
         return "measure_cancelled"
     if isinstance(event, MarkerRemoved):
         return "marker_removed"
+    if isinstance(event, MessageKept):
+        return "message_kept"
+    if isinstance(event, MessagesDelivered):
+        return "messages_delivered"
     if isinstance(event, CheckEvaluated):
         return "check"
     if isinstance(event, AlertRaised):
@@ -812,6 +820,16 @@ def event_to_dict(event: Event) -> JSONDict:
             "by": event.by,
             "reason": event.reason,
         }
+    if isinstance(event, MessageKept):
+        return {
+            "type": tag,
+            "recipient": event.recipient,
+            "body": event.body,
+            "expires_at": _format_time(event.expires_at, "expires_at"),
+            "at": _format_time(event.at, "at"),
+        }
+    if isinstance(event, MessagesDelivered):
+        return {"type": tag, "recipient": event.recipient, "at": _format_time(event.at, "at")}
     if isinstance(event, CheckEvaluated):
         return {"type": tag, "clearance": clearance_to_dict(event.clearance)}
     return {"type": tag, "alert": alert_to_dict(event.alert_id, event.alert)}
@@ -847,6 +865,15 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
             by=_str(d, "by", ""),
             reason=_str(d, "reason", ""),
         )
+    if tag == "message_kept":
+        return MessageKept(
+            recipient=_str(d, "recipient", ""),
+            body=_str(d, "body", ""),
+            expires_at=_time(d, "expires_at", ""),
+            at=_time(d, "at", ""),
+        )
+    if tag == "messages_delivered":
+        return MessagesDelivered(recipient=_str(d, "recipient", ""), at=_time(d, "at", ""))
     if tag == "check":
         return CheckEvaluated(
             clearance_from_dict(_obj(_get(d, "clearance", ""), "clearance"), prefix="clearance.")

@@ -49,6 +49,27 @@ class MarkerRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageKept:
+    """A message for a recipient who is not connected, kept until it reconnects or expires.
+
+    `body` is the message as its channel carries it (CoT XML for TAK clients).
+    """
+
+    recipient: str
+    body: str
+    expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesDelivered:
+    """Everything kept for a recipient went out to it."""
+
+    recipient: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CheckEvaluated:
     clearance: Clearance
 
@@ -65,6 +86,8 @@ Event = (
     | MeasureDefined
     | MeasureCancelled
     | MarkerRemoved
+    | MessageKept
+    | MessagesDelivered
     | CheckEvaluated
     | AlertRaised
 )

@@ -8,6 +8,7 @@ survives a crash. The picture is rebuilt from the store on start.
 import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from holdfire.domain.checks import CheckRequest, Clearance
 from holdfire.domain.errors import DomainError
@@ -18,6 +19,8 @@ from holdfire.domain.events import (
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
+    MessageKept,
+    MessagesDelivered,
     PositionReported,
     UnitRegistered,
 )
@@ -46,6 +49,7 @@ class Service:
         self.store = store
         self.clock = clock
         self.picture = Picture(tables)
+        self.kept_messages: tuple[MessageKept, ...] = ()  # as loaded at start, for the channels
         self._new_id = new_id
 
     async def start(self) -> None:
@@ -58,6 +62,7 @@ class Service:
             self.picture.apply_report(report)
         for measure in state.measures:
             self.picture.define_measure(measure)
+        self.kept_messages = state.mailbox
         # The rebuilt picture lives as long as the process: keep the cyclic collector from
         # walking its million objects again on every collection (pauses of 0.1-0.6 s).
         gc.collect()
@@ -116,6 +121,13 @@ class Service:
         gone = [uid for uid in self.picture.expired_markers(now) if self.picture.remove_marker(uid)]
         await self._record([MarkerRemoved(uid, now, "holdfire", "expired") for uid in gone])
         return gone
+
+    async def keep_message(self, recipient: str, body: str, expires_at: datetime) -> None:
+        """A message for a recipient who is not connected waits durably until it reconnects."""
+        await self._record([MessageKept(recipient, body, expires_at, self.clock.now())])
+
+    async def messages_delivered(self, recipient: str) -> None:
+        await self._record([MessagesDelivered(recipient, self.clock.now())])
 
     async def check(self, request: CheckRequest) -> Clearance:
         """Evaluate a check and keep it, with who asked, before answering."""

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from holdfire.domain.checks import Clearance, Verdict
-from holdfire.domain.events import Event
+from holdfire.domain.events import Event, MessageKept
 from holdfire.domain.measures import Measure
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
@@ -34,6 +34,7 @@ class StoredState:
     reports: tuple[PositionReport, ...]  # latest per (uid, reporter_key), sorted by observed_at
     measures: tuple[Measure, ...]  # every measure not cancelled
     last_seq: int  # sequence number of the last event in the log (0 when empty)
+    mailbox: tuple[MessageKept, ...] = ()  # messages still kept for offline recipients
 
 
 class Store(Protocol):

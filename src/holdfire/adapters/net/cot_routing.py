@@ -121,6 +121,8 @@ class Mailbox:
 
     Memory is bounded: at most ``limit`` messages per uid and ``total_limit`` in all; past
     either, the oldest message (of that uid, or of all) is dropped and counted in ``dropped``.
+    ``journal``, when set, is told of every message kept (uid, message, time to live) and of
+    every box taken (uid, None, 0), so a durable copy can follow.
     """
 
     ttl_s: float
@@ -129,11 +131,16 @@ class Mailbox:
     boxes: dict[str, deque[tuple[float, Outgoing]]] = field(default_factory=dict)
     size: int = 0
     dropped: int = 0
+    journal: Callable[[str, Outgoing | None, float], None] | None = None
 
-    def keep(self, uid: str, out: Outgoing) -> None:
+    def keep(self, uid: str, out: Outgoing, ttl_s: float | None = None) -> None:
+        """Keep a message for `uid` (for `ttl_s`, default the mailbox's)."""
+        ttl = self.ttl_s if ttl_s is None else ttl_s
+        if self.journal is not None and ttl_s is None:
+            self.journal(uid, out, ttl)
         box = self.boxes.pop(uid, None) or deque()
         self.boxes[uid] = box  # most recently used last
-        box.append((time.monotonic() + self.ttl_s, out))
+        box.append((time.monotonic() + ttl, out))
         self.size += 1
         if len(box) > self.limit:
             box.popleft()
@@ -154,6 +161,8 @@ class Mailbox:
         box = self.boxes.pop(uid, None)
         if box is None:
             return []
+        if self.journal is not None:
+            self.journal(uid, None, 0.0)
         self.size -= len(box)
         return [out for deadline, out in box if deadline > now]
 

@@ -97,6 +97,9 @@ class CotServer:
         self.latest_sa: dict[str, Kept] = {}  # oldest update first
         self.emergencies: dict[str, Kept] = {}
         self.mailbox = Mailbox(self.config.mailbox_ttl_s)
+        self._journal_writes: set[asyncio.Task[None]] = set()
+        self._restore_mailbox()
+        self.mailbox.journal = self._journal
         self.desk = CommandDesk(self)
         self._servers: list[asyncio.AbstractServer] = []
         self._udp: list[asyncio.DatagramTransport] = []
@@ -104,6 +107,32 @@ class CotServer:
         self._ingest: asyncio.Queue[PositionReport] = asyncio.Queue()
         self._throttled: set[CotConnection] = set()
         self._to_flush: list[CotConnection] = []
+
+    def _restore_mailbox(self) -> None:
+        """Messages kept durably for offline recipients before the last stop wait again."""
+        now = self.clock.now()
+        for kept in self.service.kept_messages:
+            remaining = (kept.expires_at - now).total_seconds()
+            if remaining > 0:
+                self.mailbox.keep(kept.recipient, Outgoing(kept.body.encode()), remaining)
+
+    def _journal(self, uid: str, out: Outgoing | None, ttl_s: float) -> None:
+        """Mirror the mailbox in the store, so kept messages survive a restart."""
+        if out is None:
+            work = self.service.messages_delivered(uid)
+        else:
+            expires = self.clock.now() + timedelta(seconds=ttl_s)
+            work = self.service.keep_message(uid, out.xml.decode("utf-8", "replace"), expires)
+        task = asyncio.ensure_future(self._durably(work))
+        self._journal_writes.add(task)  # awaited on close, never cancelled
+        task.add_done_callback(self._journal_writes.discard)
+
+    @staticmethod
+    async def _durably(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except StoreError as exc:
+            log.error("mailbox not stored: %s", exc)
 
     def wrote(self, conn: CotConnection) -> None:
         """`conn` has output pending: flush it (and every other) once this iteration is done;
@@ -189,6 +218,7 @@ class CotServer:
                 await server.wait_closed()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ingest.join(), self.config.close_timeout_s)
+        await asyncio.gather(*self._journal_writes, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -73,6 +73,8 @@ from holdfire.domain.events import (
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
+    MessageKept,
+    MessagesDelivered,
     PositionReported,
     UnitRegistered,
 )
@@ -147,6 +149,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     body       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
+
+CREATE TABLE IF NOT EXISTS mailbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient  TEXT NOT NULL,
+    expires_us INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mailbox_recipient ON mailbox (recipient);
 """
 
 _INSERT_EVENT: Final = "INSERT INTO events (type, at, body) VALUES (?, ?, ?)"
@@ -172,6 +182,8 @@ _CANCEL_MEASURE: Final = (
     "body = json_set(body, '$.properties.status', 'cancelled') WHERE id = ?"
 )
 _DELETE_POSITIONS: Final = "DELETE FROM positions WHERE uid = ?"
+_KEEP_MESSAGE: Final = "INSERT INTO mailbox (recipient, expires_us, body) VALUES (?, ?, ?)"
+_DELIVERED: Final = "DELETE FROM mailbox WHERE recipient = ?"
 _INSERT_CHECK: Final = (
     "INSERT INTO checks (id, evaluated_at, evaluated_us, verdict, requester, body) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -232,6 +244,13 @@ def _encode(event: Event) -> _Row:
     elif isinstance(event, MarkerRemoved):
         at = format_time(event.at)
         sql, params = _DELETE_POSITIONS, (event.uid,)
+    elif isinstance(event, MessageKept):
+        at = format_time(event.at)
+        sql = _KEEP_MESSAGE
+        params = (event.recipient, _micros(event.expires_at), _dumps(event_to_dict(event)))
+    elif isinstance(event, MessagesDelivered):
+        at = format_time(event.at)
+        sql, params = _DELIVERED, (event.recipient,)
     elif isinstance(event, CheckEvaluated):
         c = event.clearance
         at = format_time(c.evaluated_at)
@@ -562,12 +581,16 @@ class SQLiteStore:
                         "SELECT id, body FROM measures WHERE status != 'cancelled' ORDER BY id"
                     )
                 )
+                mailbox = tuple(
+                    self._decode("message", seq, body, _kept_message)
+                    for seq, body in conn.execute("SELECT seq, body FROM mailbox ORDER BY seq")
+                )
                 last_seq = int(
                     conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                 )
             finally:
                 conn.execute("COMMIT")
-            return StoredState(units=units, reports=reports, measures=measures, last_seq=last_seq)
+            return StoredState(units, reports, measures, last_seq, mailbox)
 
         return await self._read(work)
 
@@ -706,3 +729,10 @@ def _split_sql(script: str) -> list[str]:
             statements.append(text)
             current = []
     return statements
+
+
+def _kept_message(data: Any) -> MessageKept:
+    event = event_from_dict(data)
+    if not isinstance(event, MessageKept):
+        raise CodecError("type", "a mailbox row must hold a message_kept record")
+    return event
