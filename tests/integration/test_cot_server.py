@@ -841,17 +841,22 @@ async def test_geochat_routing_by_chatroom(net: Net) -> None:
     assert alpha.count(lambda g: g.type == "b-t-f") == 0  # never echoed to the sender
 
 
+async def gone_offline(net: Net, name: str, uid: str, callsign: str) -> None:
+    """A client that was connected as `uid` and has left (the server has seen it go)."""
+    peer = await net.tcp(name)
+    peer.send(sa(uid, callsign))
+    await net.bound(uid)
+    await peer.close()
+    for _ in range(int(TIMEOUT / 0.01)):
+        if uid not in net.cot.by_uid:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{uid} still bound after its client left")
+
+
 @pytest.mark.parametrize("with_dest", [False, True], ids=["chat-id", "chat-id+marti-dest"])
 async def test_direct_chat_waits_for_an_offline_recipient(net: Net, with_dest: bool) -> None:
-    delta = await net.tcp("delta")
-    delta.send(sa("ANDROID-delta", "DELTA"))
-    await net.bound("ANDROID-delta")
-    await delta.close()
-    for _ in range(int(TIMEOUT / 0.01)):
-        if "ANDROID-delta" not in net.cot.by_uid:
-            break
-        await asyncio.sleep(0.01)
-
+    await gone_offline(net, "delta", "ANDROID-delta", "DELTA")
     alpha = await net.tcp("alpha")
     alpha.send(sa("ANDROID-alpha", "ALPHA"))
     alpha.send(
@@ -1616,14 +1621,7 @@ async def test_multicast_sa_input_lands_in_the_picture_and_is_routed(tmp_path: P
 
 async def test_messages_kept_for_an_offline_recipient_survive_a_restart(tmp_path: Path) -> None:
     async with network(tmp_path) as net:
-        delta = await net.tcp("delta")
-        delta.send(sa("ANDROID-delta", "DELTA"))
-        await net.bound("ANDROID-delta")
-        await delta.close()
-        for _ in range(int(TIMEOUT / 0.01)):
-            if "ANDROID-delta" not in net.cot.by_uid:
-                break
-            await asyncio.sleep(0.01)
+        await gone_offline(net, "delta", "ANDROID-delta", "DELTA")
         alpha = await net.tcp("alpha")
         alpha.send(sa("ANDROID-alpha", "ALPHA"))
         alpha.send(
