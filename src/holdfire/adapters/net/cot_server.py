@@ -732,7 +732,3 @@ def _chat_recipients(chat: CotChat, sender_uid: str | None) -> set[str]:
     if members:
         return members
     return {chat.chat_id} if chat.chat_id and chat.chat_id != sender_uid else set()
-
-
-def with_position(config: CotConfig, position: tuple[float, float] | None) -> CotConfig:
-    return replace(config, position=position)
