@@ -5,6 +5,7 @@ the id handed in. Anything unknown or malformed makes the answer stricter, never
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture
-from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_line, to_mgrs
+from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_vertices, to_mgrs
 
 VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
 MEASURE_MARGIN = timedelta(seconds=60)  # added to the time of flight for measure windows
@@ -378,7 +379,8 @@ def _measure_reason(
     frame, shape = picture.shape_of(measure)
     view = aim.view(frame)
     gap = circle_gap if circle_gap is not None else float(shape.distance(view.point))
-    why = _why(measure, shape, gap, aim.footprint_m, view)
+    vertices = picture.line_vertices(measure) if isinstance(shape, LineString) else ()
+    why = _why(measure, shape, vertices, gap, aim.footprint_m, view)
     if why is None:
         return None
     name = measure.name or measure.id
@@ -394,7 +396,12 @@ def _measure_reason(
 
 
 def _why(
-    measure: Measure, shape: BaseGeometry, gap: float, footprint: float, view: _View
+    measure: Measure,
+    shape: BaseGeometry,
+    vertices: Sequence[tuple[float, float]],
+    gap: float,
+    footprint: float,
+    view: _View,
 ) -> str | None:
     """Why the measure applies to this check, or None when it does not."""
     firer = view.firer
@@ -424,7 +431,7 @@ def _why(
         return None
     if measure.friendly_side is None:
         return "neither the firing unit's position nor the line's friendly side is known"
-    side = side_of_line(shape, view.point.x, view.point.y)
+    side = side_of_vertices(vertices, view.point.x, view.point.y)
     far = side < 0 if measure.friendly_side is Side.LEFT else side > 0
     return "the target lies on the far side from friendly forces" if far else None
 

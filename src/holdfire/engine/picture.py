@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
 from holdfire.domain.alerts import Alert, AlertKind
@@ -33,7 +34,7 @@ from holdfire.engine.spatial import (
     TrackIndex,
     degree_box,
 )
-from holdfire.geo import LocalFrame, distance_m, frame_for
+from holdfire.geo import LocalFrame, distance_m, frame_for, line_vertices
 
 # Measures that matter beyond the footprint: fires that cross them need coordination.
 CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.ACA})
@@ -70,6 +71,7 @@ class Picture:
         self._unit_check_fires: dict[str, Measure] = {}
         self._friendly_nations: Counter[str] = Counter()
         self._shapes: dict[str, tuple[LocalFrame, BaseGeometry]] = {}
+        self._vertices: dict[str, tuple[tuple[float, float], ...]] = {}  # lines, in their frame
 
     # --- units -----------------------------------------------------------------------------
 
@@ -230,6 +232,7 @@ class Picture:
     def define_measure(self, measure: Measure) -> None:
         self._measures[measure.id] = measure
         self._shapes.pop(measure.id, None)
+        self._vertices.pop(measure.id, None)
         if measure.kind is MeasureKind.CHECKFIRE and measure.geometry is None:
             self._unit_check_fires[measure.id] = measure
         else:
@@ -260,6 +263,7 @@ class Picture:
         if self._measures.pop(measure_id, None) is None:
             return False
         self._shapes.pop(measure_id, None)
+        self._vertices.pop(measure_id, None)
         self._unit_check_fires.pop(measure_id, None)
         self._measure_index.remove(measure_id)
         self._crossing_index.remove(measure_id)
@@ -330,6 +334,16 @@ class Picture:
             cached = (frame, shape)
             self._shapes[measure.id] = cached
         return cached
+
+    def line_vertices(self, measure: Measure) -> tuple[tuple[float, float], ...]:
+        """A line measure's vertices in its frame (`shape_of`), taken once."""
+        found = self._vertices.get(measure.id)
+        if found is None:
+            _, shape = self.shape_of(measure)
+            if not isinstance(shape, LineString):
+                raise TypeError(f"measure {measure.id} is not a line")
+            found = self._vertices[measure.id] = line_vertices(shape)
+        return found
 
     def unit_check_fires(self) -> list[Measure]:
         return sorted(self._unit_check_fires.values(), key=lambda m: m.id)

@@ -19,7 +19,13 @@ from holdfire.geo.coords import (
     to_mgrs,
 )
 from holdfire.geo.errors import GeoError
-from holdfire.geo.frame import LocalFrame, frame_for, side_of_line
+from holdfire.geo.frame import (
+    LocalFrame,
+    frame_for,
+    line_vertices,
+    side_of_line,
+    side_of_vertices,
+)
 from holdfire.geo.geodesy import destination, distance_m, distances_m, inverse
 
 __all__ = [
@@ -35,11 +41,13 @@ __all__ = [
     "distances_m",
     "frame_for",
     "inverse",
+    "line_vertices",
     "parse_datum",
     "parse_latlon",
     "parse_location",
     "parse_mgrs",
     "side_of_line",
+    "side_of_vertices",
     "sk42_to_wgs84",
     "to_mgrs",
 ]

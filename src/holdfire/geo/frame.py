@@ -161,15 +161,25 @@ def side_of_line(line: LineString, x: float, y: float) -> float:
     extension has no side and gives 0.0. If two non-adjacent segments are equally near, the first
     wins. Repeated vertices are ignored.
     """
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")
-    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
+    return side_of_vertices(line_vertices(line), x, y)
+
+
+def line_vertices(line: LineString) -> tuple[tuple[float, float], ...]:
+    """A line's distinct consecutive vertices as plain floats (for `side_of_vertices`)."""
     xy: list[tuple[float, float]] = []
     for vx, vy in shapely.get_coordinates(line).tolist():
         if not xy or (vx, vy) != xy[-1]:
             xy.append((vx, vy))
     if len(xy) < 2:
         raise GeoError(f"line has {len(xy)} distinct vertices; expected at least 2")
+    return tuple(xy)
+
+
+def side_of_vertices(xy: Sequence[tuple[float, float]], x: float, y: float) -> float:
+    """`side_of_line` on vertices already taken from the line (see `line_vertices`)."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")
+    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
     segments = []  # (dx, dy, along, offset x, offset y, distance) per segment
     for (x0, y0), (x1, y1) in itertools.pairwise(xy):
         sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
