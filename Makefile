@@ -19,9 +19,9 @@ install: $(STAMP)
 run: install
 	rm -f $(DEMO)/holdfire.db $(DEMO)/holdfire.db-wal $(DEMO)/holdfire.db-shm
 	$(BIN)/holdfire import --data $(DEMO) examples/kursk/units.csv examples/kursk/reports.json examples/kursk/measures.geojson
-	-$(BIN)/holdfire check --data $(DEMO) "51.35035, 35.1003" --weapon fpv-drone --type tor
-	-$(BIN)/holdfire check --data $(DEMO) 36UXB5685285590 --weapon guided-missile-small --type 2s1
-	-$(BIN)/holdfire check --data $(DEMO) "51.3000, 35.3500" --weapon 155mm-howitzer --type t-72 --pid observer --pid-detail "OP-3 confirmed hostile crews"
+	$(BIN)/holdfire check --data $(DEMO) "51.35035, 35.1003" --weapon fpv-drone --type tor ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
+	$(BIN)/holdfire check --data $(DEMO) 36UXB5685285590 --weapon guided-missile-small --type 2s1 ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
+	$(BIN)/holdfire check --data $(DEMO) "51.3000, 35.3500" --weapon 155mm-howitzer --type t-72 --pid observer --pid-detail "OP-3 confirmed hostile crews" ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
 	$(BIN)/holdfire serve --data $(DEMO)
 
 lint: install
