@@ -5,7 +5,6 @@ the id handed in. Anything unknown or malformed makes the answer stricter, never
 """
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -378,9 +377,16 @@ def _measure_reason(
     code, verdict = _AREA_RULES[measure.kind]
     frame, shape = picture.shape_of(measure)
     view = aim.view(frame)
-    gap = circle_gap if circle_gap is not None else float(shape.distance(view.point))
-    vertices = picture.line_vertices(measure) if isinstance(shape, LineString) else ()
-    why = _why(measure, shape, vertices, gap, aim.footprint_m, view)
+    side: float | None = None  # lines: signed distance, + on the left of the line's direction
+    if circle_gap is not None:
+        gap = circle_gap
+    elif isinstance(shape, LineString):
+        side = side_of_vertices(picture.line_vertices(measure), view.point.x, view.point.y)
+        # |side| is the distance to the line; 0 also stands for "on an end's extension"
+        gap = abs(side) if side != 0.0 else float(shape.distance(view.point))
+    else:
+        gap = float(shape.distance(view.point))
+    why = _why(measure, shape, side, gap, aim.footprint_m, view)
     if why is None:
         return None
     name = measure.name or measure.id
@@ -398,7 +404,7 @@ def _measure_reason(
 def _why(
     measure: Measure,
     shape: BaseGeometry,
-    vertices: Sequence[tuple[float, float]],
+    side: float | None,
     gap: float,
     footprint: float,
     view: _View,
@@ -427,11 +433,10 @@ def _why(
         if view.line_of_fire.intersects(shape):
             return "fires from the firing unit's position cross it"
         return None
-    if kind is MeasureKind.ACA or not isinstance(shape, LineString):
+    if kind is MeasureKind.ACA or side is None:
         return None
     if measure.friendly_side is None:
         return "neither the firing unit's position nor the line's friendly side is known"
-    side = side_of_vertices(vertices, view.point.x, view.point.y)
     far = side < 0 if measure.friendly_side is Side.LEFT else side > 0
     return "the target lies on the far side from friendly forces" if far else None
 

@@ -235,3 +235,14 @@ def test_effective_window() -> None:
     assert check(with_measure(inverted)).verdict is Verdict.HOLD
     cancelled = replace(nfa, status=MeasureStatus.CANCELLED)
     assert check(with_measure(cancelled)).verdict is Verdict.NO_KNOWN_CONFLICT
+
+
+def test_a_point_on_a_lines_extension_is_measured_to_its_end() -> None:
+    # the aimpoint lies on the line's own extension, 2 km beyond its last vertex
+    near_end = offset(*AIM, 180.0, 2000.0)
+    far_end = offset(*AIM, 180.0, 12_000.0)
+    line = LineGeometry(((far_end[1], far_end[0]), (near_end[1], near_end[0])))
+    result = check(with_measure(Measure("l1", MeasureKind.RFL, line, friendly_side=Side.LEFT)))
+    reasons = [r for r in result.reasons if r.code is ReasonCode.RESTRICTED_FIRE_LINE]
+    assert all(r.distance_m is not None and r.distance_m > 1900.0 for r in reasons)
+    assert not any("touches" in r.detail for r in reasons)
