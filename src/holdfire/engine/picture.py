@@ -362,8 +362,7 @@ class Picture:
                 self._unlocated_units = None
             if unit.nation:
                 self._friendly_nations[unit.nation.upper()] += 1
-        for item in unit.equipment:
-            family = self.tables.equipment_family(item) or item.strip().lower()
+        for family in self._families(unit):
             self._by_family.setdefault(family, set()).add(unit.uid)
         self._place_fielder(unit)
 
@@ -393,13 +392,12 @@ class Picture:
             self._unlocated.discard(unit.uid)
             self._unlocated_units = None
         for family in self._families(unit):
+            self._by_family.get(family, set()).discard(unit.uid)
             self._friendly_fielders.get(family, set()).discard(unit.uid)
             if family in self._fielder_points:
                 self._fielder_points[family].remove(unit.uid)
         if unit.status is UnitStatus.ACTIVE and unit.affiliation.friendly and unit.nation:
             self._friendly_nations[unit.nation.upper()] -= 1
-        for members in self._by_family.values():
-            members.discard(unit.uid)
 
     def _reindex(self, uid: str, at: datetime | None = None) -> None:
         track = self._tracks.get(uid)

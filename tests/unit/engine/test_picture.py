@@ -253,3 +253,13 @@ def test_markers_expire_lost_time_after_their_stale_time() -> None:
     lost = pic.mobility_of("mk").lost_after_s
     assert pic.expired_markers(stale_at + timedelta(seconds=lost - 1)) == []
     assert pic.expired_markers(stale_at + timedelta(seconds=lost + 1)) == ["mk"]
+
+
+def test_re_registering_a_unit_moves_it_between_equipment_families() -> None:
+    pic = picture()
+    pic.register_unit(Unit("b1", "GUNS", nation="RUS", equipment=("2s1",)))
+    assert [u.uid for u in pic.fielding("2s1")] == ["b1"]
+    pic.register_unit(Unit("b1", "GUNS", nation="RUS", equipment=("tor-m2",)))
+    assert pic.fielding("2s1") == []
+    assert [u.uid for u in pic.fielding("tor")] == ["b1"]
+    assert pic.nearest_fielding("2s1", *AIM) is None
