@@ -7,7 +7,11 @@ import signal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import uvicorn
+
+from holdfire.adapters.auth import ensure_admin_token
 from holdfire.adapters.certs import CertStore
 from holdfire.adapters.clock import SystemClock
 from holdfire.adapters.net.cot_connection import CotConfig
@@ -15,6 +19,8 @@ from holdfire.adapters.net.cot_server import CotServer
 from holdfire.adapters.net.groups import load_groups
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
+from holdfire.api.app import create_app
+from holdfire.api.context import ApiContext
 from holdfire.config import Settings
 from holdfire.service.handlers import Service
 
@@ -42,11 +48,54 @@ def build_service(settings: Settings) -> Service:
 class Listeners:
     """Where to listen; None turns a listener off."""
 
+    http: Address | None = ("127.0.0.1", 8080)
     cot_tcp: Address | None = ("127.0.0.1", 8087)
     cot_tls: Address | None = ("0.0.0.0", 8089)
     cot_udp: Address | None = None
     cot_multicast: Address | None = None  # (group, port), e.g. ("239.2.3.1", 6969)
     multicast_interface: str = "0.0.0.0"
+
+
+class HttpServer:
+    """uvicorn serving the API inside this event loop (no signal handlers of its own: the
+    composition root owns SIGINT and SIGTERM)."""
+
+    def __init__(self, api: ApiContext, address: Address) -> None:
+        config = uvicorn.Config(
+            create_app(api),
+            host=address[0],
+            port=address[1],
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=5,
+            ws_max_size=1 << 20,
+        )
+        self._server = uvicorn.Server(config)
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def start(self) -> Address:
+        server = self._server
+        server.config.load()
+        server.lifespan = server.config.lifespan_class(server.config)
+        await server.startup()
+        if not server.started:
+            raise OSError(f"cannot listen on {server.config.host}:{server.config.port}")
+        self._ticker = asyncio.create_task(server.main_loop())  # date header, exit flag
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        return (str(host), int(port))
+
+    async def close(self) -> None:
+        server = self._server
+        server.should_exit = True
+        if self._ticker is not None:
+            await self._ticker
+            self._ticker = None
+        if server.started:
+            await server.shutdown()
+            server.started = False
 
 
 @dataclass(slots=True)
@@ -55,8 +104,14 @@ class Running:
     cot: CotServer
     bound: dict[str, Address]
     certs: CertStore | None
+    api: ApiContext
+    http: HttpServer | None = None
+    admin_token_file: Path | None = None  # written by this start (the first one)
 
     async def close(self) -> None:
+        self.api.ready = False
+        if self.http is not None:
+            await self.http.close()
         await self.cot.close()
         await self.service.close()
 
@@ -80,20 +135,28 @@ async def start_server(
             log.info("created a CA and a server certificate in %s", certs.directory)
         tls_context = certs.server_ssl_context()
     await service.start()
+    api = ApiContext(service)
     server = CotServer(service, clock, cot, tls_context, groups)
+    running = Running(service, server, {}, certs, api)
     try:
-        bound = await server.start(
+        running.admin_token_file = await ensure_admin_token(
+            service.store, settings.data_dir, clock.now()
+        )
+        running.bound = await server.start(
             listeners.cot_tcp,
             listeners.cot_tls,
             listeners.cot_udp,
             listeners.cot_multicast,
             listeners.multicast_interface,
         )
+        if listeners.http is not None:
+            running.http = HttpServer(api, listeners.http)
+            running.bound["http"] = await running.http.start()
     except BaseException:
-        await server.close()
-        await service.close()
+        await running.close()
         raise
-    return Running(service, server, bound, certs)
+    api.ready = True
+    return running
 
 
 async def serve_until_stopped(

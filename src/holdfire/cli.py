@@ -30,15 +30,17 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.net.groups import GroupsError
-from holdfire.adapters.store.sqlite import DB_FILENAME
+from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
 from holdfire.adapters.tables import TableError
 from holdfire.bootstrap import Address, Listeners, Running, build_service, serve_until_stopped
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
 from holdfire.codecs.reports import Channel, report_from_input
 from holdfire.config import settings
+from holdfire.domain.access import Role
 from holdfire.domain.checks import CheckRequest, Clearance, PidBasis, Verdict
 from holdfire.domain.errors import DomainError
 from holdfire.domain.measures import Measure
@@ -348,6 +350,9 @@ def _address(text: str, flag: str) -> Address | None:
 @app.command()
 def serve(
     data: DataOption = None,
+    http: Annotated[
+        str, typer.Option(help="HTTP API, web UI and WebSocket stream, HOST:PORT or off.")
+    ] = "127.0.0.1:8080",
     cot_tcp: Annotated[
         str,
         typer.Option(
@@ -365,9 +370,11 @@ def serve(
         str, typer.Option(help="Address of the interface to join the multicast group on.")
     ] = "0.0.0.0",
 ) -> None:
-    """Run the server: CoT over TCP, TLS and UDP, on the data directory's store."""
+    """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
+    store. The first start writes an admin token to DATA/admin.token."""
     config = settings(data)
     listeners = Listeners(
+        http=_address(http, "--http"),
         cot_tcp=_address(cot_tcp, "--cot-tcp"),
         cot_tls=_address(cot_tls, "--cot-tls"),
         cot_udp=_address(cot_udp, "--cot-udp"),
@@ -379,7 +386,14 @@ def serve(
     def announce(running: Running) -> None:
         print(f"holdfire serving data directory {config.data_dir}", flush=True)
         for name, (host, port) in sorted(running.bound.items()):
-            print(f"  cot-{name}: {host}:{port}", flush=True)
+            label = name if name == "http" else f"cot-{name}"
+            print(f"  {label}: {host}:{port}", flush=True)
+        if running.admin_token_file is not None:
+            print(
+                f"  admin token written to {running.admin_token_file} (readable only by you; "
+                "holdfire token create makes tokens for others)",
+                flush=True,
+            )
         if running.certs is not None:
             print(
                 f"  certificates: {running.certs.directory} (holdfire certs client NAME "
@@ -449,6 +463,94 @@ def certs_client(
     print(f"valid until:  {bundle.not_after:%Y-%m-%d}")
     print(f"password:     {bundle.password}")
     print("the password is shown once; the data package carries it for the device")
+
+
+token_app = typer.Typer(help="API tokens: create, list and revoke (only a hash is stored).")
+app.add_typer(token_app, name="token")
+
+
+def _open_store(data: Path | None) -> SQLiteStore:
+    config = settings(data)
+    if not (config.data_dir / DB_FILENAME).is_file():
+        raise _usage(
+            f"data directory {config.data_dir} holds no {DB_FILENAME} (holdfire serve or "
+            "holdfire import creates it)"
+        )
+    return SQLiteStore(config.database)
+
+
+async def _with_store(
+    store: SQLiteStore, work: Callable[[SQLiteStore], Coroutine[Any, Any, T]]
+) -> T:
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="observer, reporter, fires, planner or admin.")],
+    name: Annotated[
+        str | None, typer.Option(help="Who holds it (default: ROLE-N); recorded on all it does.")
+    ] = None,
+    unit: Annotated[
+        list[str] | None,
+        typer.Option(help="uid of a unit the token speaks for (repeat); a reporter needs one."),
+    ] = None,
+    data: DataOption = None,
+) -> None:
+    """Create a token and print it (only the token, on stdout); it works at once."""
+    units = tuple(unit or ())
+    if role is Role.REPORTER and not units:
+        raise _usage("a reporter token needs --unit UID (the units it reports for)")
+    store = _open_store(data)
+
+    async def work(store: SQLiteStore) -> str:
+        label = name or f"{role.value}-{len(await store.list_tokens()) + 1}"
+        made = await create_token(
+            store, label, role, units=units, by=_requester(), now=datetime.now(UTC)
+        )
+        return made.secret
+
+    try:
+        secret = _run(_with_store(store, work))
+    except TokenError as exc:
+        raise _usage(str(exc)) from None
+    print(secret)
+
+
+@token_app.command("list")
+def token_list(data: DataOption = None) -> None:
+    """Every token issued, with its role, units and whether it was revoked."""
+    tokens = _run(_with_store(_open_store(data), lambda store: store.list_tokens()))
+    out = _console()
+    for t in tokens:
+        state = "active" if t.active else f"revoked {t.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
+        units = f" units {','.join(t.units)}" if t.units else ""
+        out.print(
+            Text(
+                f"{t.id}  {t.name:<20} {t.role.value:<9} {state}{units}  created by {t.created_by}"
+            )
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    key: Annotated[str, typer.Argument(metavar="ID|NAME", help="The token's id or name.")],
+    data: DataOption = None,
+) -> None:
+    """Revoke a token: it stops working at its next request."""
+
+    async def work(store: SQLiteStore) -> str:
+        token = await revoke_token(store, key, by=_requester(), now=datetime.now(UTC))
+        return f"revoked {token.id} ({token.name}, {token.role.value})"
+
+    try:
+        print(_run(_with_store(_open_store(data), work)))
+    except TokenError as exc:
+        raise _usage(str(exc)) from None
 
 
 def main() -> None:

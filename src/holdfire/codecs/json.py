@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from holdfire.domain.access import ApiToken, Role
 from holdfire.domain.alerts import Alert, AlertKind
 from holdfire.domain.checks import (
     CheckRequest,
@@ -40,17 +41,24 @@ from holdfire.domain.checks import (
     Target,
     Verdict,
 )
+from holdfire.domain.decisions import Decision, DecisionKind, FiredNotice
 from holdfire.domain.errors import DomainError
 from holdfire.domain.events import (
+    AlertAcked,
     AlertRaised,
     CheckEvaluated,
+    CheckFired,
+    DecisionRecorded,
     Event,
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     MessageKept,
     MessagesDelivered,
+    PairingCreated,
     PositionReported,
+    TokenIssued,
+    TokenRevoked,
     UnitRegistered,
 )
 from holdfire.domain.identity import Affiliation
@@ -64,6 +72,7 @@ from holdfire.domain.measures import (
     PolygonGeometry,
     Side,
 )
+from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import Mobility
 from holdfire.domain.units import Rings, Unit, UnitStatus
@@ -75,15 +84,23 @@ __all__ = [
     "alert_to_dict",
     "clearance_from_dict",
     "clearance_to_dict",
+    "decision_from_dict",
+    "decision_to_dict",
     "event_from_dict",
     "event_to_dict",
     "event_type",
+    "fired_from_dict",
+    "fired_to_dict",
     "format_time",
     "measure_from_feature",
     "measure_to_feature",
+    "pairing_from_dict",
+    "pairing_to_dict",
     "parse_time",
     "report_from_dict",
     "report_to_dict",
+    "token_from_dict",
+    "token_to_dict",
     "unit_from_dict",
     "unit_to_dict",
 ]
@@ -749,6 +766,129 @@ def alert_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> tuple[str, 
 
 
 # ---------------------------------------------------------------------------------------------
+# What people did about a check: decisions and fired notices
+
+
+def decision_to_dict(decision: Decision) -> JSONDict:
+    return {
+        "id": decision.id,
+        "check_id": decision.check_id,
+        "kind": decision.kind.value,
+        "by": decision.by,
+        "authority": decision.authority,
+        "initials": decision.initials,
+        "expires": _format_time(decision.expires, "expires"),
+        "recorded_at": _format_time(decision.recorded_at, "recorded_at"),
+        "recorded_by": decision.recorded_by,
+    }
+
+
+def decision_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Decision:
+    d = _obj(data, prefix.rstrip(".") or "decision")
+    return _build(
+        prefix,
+        lambda: Decision(
+            id=_str(d, "id", prefix),
+            check_id=_str(d, "check_id", prefix),
+            kind=_enum(DecisionKind, d, "kind", prefix),
+            by=_str(d, "by", prefix),
+            authority=_str(d, "authority", prefix),
+            initials=_str(d, "initials", prefix),
+            expires=_time(d, "expires", prefix),
+            recorded_at=_time(d, "recorded_at", prefix),
+            recorded_by=_str(d, "recorded_by", prefix),
+        ),
+    )
+
+
+def fired_to_dict(notice: FiredNotice) -> JSONDict:
+    return {
+        "id": notice.id,
+        "check_id": notice.check_id,
+        "fired_at": _format_time(notice.fired_at, "fired_at"),
+        "recorded_at": _format_time(notice.recorded_at, "recorded_at"),
+        "recorded_by": notice.recorded_by,
+        "remarks": notice.remarks,
+    }
+
+
+def fired_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> FiredNotice:
+    d = _obj(data, prefix.rstrip(".") or "fired")
+    return _build(
+        prefix,
+        lambda: FiredNotice(
+            id=_str(d, "id", prefix),
+            check_id=_str(d, "check_id", prefix),
+            fired_at=_time(d, "fired_at", prefix),
+            recorded_at=_time(d, "recorded_at", prefix),
+            recorded_by=_str(d, "recorded_by", prefix),
+            remarks=_str(d, "remarks", prefix, ""),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairing and API token
+
+
+def pairing_to_dict(pairing: Pairing) -> JSONDict:
+    return {
+        "id": pairing.id,
+        "vehicle": pairing.vehicle,
+        "dismounts": list(pairing.dismounts),
+        "max_separation_m": _num_out(pairing.max_separation_m),
+        "created_at": _format_time(pairing.created_at, "created_at"),
+        "created_by": pairing.created_by,
+    }
+
+
+def pairing_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Pairing:
+    d = _obj(data, prefix.rstrip(".") or "pairing")
+    return _build(
+        prefix,
+        lambda: Pairing(
+            id=_str(d, "id", prefix),
+            vehicle=_str(d, "vehicle", prefix),
+            dismounts=_str_tuple(d, "dismounts", prefix),
+            max_separation_m=_opt_float(d, "max_separation_m", prefix),
+            created_at=_time(d, "created_at", prefix),
+            created_by=_str(d, "created_by", prefix, ""),
+        ),
+    )
+
+
+def token_to_dict(token: ApiToken) -> JSONDict:
+    """The stored form: the secret's hash, never the secret."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "role": token.role.value,
+        "units": list(token.units),
+        "secret_hash": token.secret_hash,
+        "created_at": _format_time(token.created_at, "created_at"),
+        "created_by": token.created_by,
+        "revoked_at": _opt_time_out(token.revoked_at, "revoked_at"),
+    }
+
+
+def token_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> ApiToken:
+    d = _obj(data, prefix.rstrip(".") or "token")
+    return _build(
+        prefix,
+        lambda: ApiToken(
+            id=_str(d, "id", prefix),
+            name=_str(d, "name", prefix),
+            role=_enum(Role, d, "role", prefix),
+            secret_hash=_str(d, "secret_hash", prefix),
+            created_at=_time(d, "created_at", prefix),
+            units=_str_tuple(d, "units", prefix),
+            created_by=_str(d, "created_by", prefix, ""),
+            revoked_at=_opt_time(d, "revoked_at", prefix),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Events
 
 EVENT_TYPES = (
@@ -761,6 +901,20 @@ EVENT_TYPES = (
     "messages_delivered",
     "check",
     "alert",
+    "alert_acked",
+    "decision",
+    "fired",
+    "pairing",
+    "token",
+    "token_revoked",
+)
+
+# Events that carry one record under one key: (class, tag, key, encode, decode).
+_RECORD_EVENTS: tuple[tuple[type[Any], str, str, Callable[[Any], JSONDict], Any], ...] = (
+    (DecisionRecorded, "decision", "decision", decision_to_dict, decision_from_dict),
+    (CheckFired, "fired", "notice", fired_to_dict, fired_from_dict),
+    (PairingCreated, "pairing", "pairing", pairing_to_dict, pairing_from_dict),
+    (TokenIssued, "token", "token", token_to_dict, token_from_dict),
 )
 
 
@@ -784,6 +938,13 @@ def event_type(event: Event) -> str:
         return "check"
     if isinstance(event, AlertRaised):
         return "alert"
+    if isinstance(event, AlertAcked):
+        return "alert_acked"
+    if isinstance(event, TokenRevoked):
+        return "token_revoked"
+    for cls, tag, _, _, _ in _RECORD_EVENTS:
+        if isinstance(event, cls):
+            return tag
     raise CodecError("type", f"unknown event {type(event).__name__}")
 
 
@@ -832,7 +993,26 @@ def event_to_dict(event: Event) -> JSONDict:
         return {"type": tag, "recipient": event.recipient, "at": _format_time(event.at, "at")}
     if isinstance(event, CheckEvaluated):
         return {"type": tag, "clearance": clearance_to_dict(event.clearance)}
-    return {"type": tag, "alert": alert_to_dict(event.alert_id, event.alert)}
+    if isinstance(event, AlertRaised):
+        return {"type": tag, "alert": alert_to_dict(event.alert_id, event.alert)}
+    if isinstance(event, AlertAcked):
+        return {
+            "type": tag,
+            "alert_id": event.alert_id,
+            "at": _format_time(event.at, "at"),
+            "by": event.by,
+        }
+    if isinstance(event, TokenRevoked):
+        return {
+            "type": tag,
+            "token_id": event.token_id,
+            "at": _format_time(event.at, "at"),
+            "by": event.by,
+        }
+    for cls, _, key, encode, _ in _RECORD_EVENTS:
+        if isinstance(event, cls):
+            return {"type": tag, key: encode(getattr(event, key))}
+    raise CodecError("type", f"unknown event {type(event).__name__}")
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
@@ -881,4 +1061,17 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if tag == "alert":
         alert_id, alert = alert_from_dict(_obj(_get(d, "alert", ""), "alert"), prefix="alert.")
         return AlertRaised(alert_id=alert_id, alert=alert)
+    if tag == "alert_acked":
+        return AlertAcked(
+            alert_id=_str(d, "alert_id", ""), at=_time(d, "at", ""), by=_str(d, "by", "")
+        )
+    if tag == "token_revoked":
+        return TokenRevoked(
+            token_id=_str(d, "token_id", ""), at=_time(d, "at", ""), by=_str(d, "by", "")
+        )
+    for cls, record_tag, key, _, decode in _RECORD_EVENTS:
+        if tag == record_tag:
+            record = decode(_obj(_get(d, key, ""), key), prefix=f"{key}.")
+            event: Event = cls(record)
+            return event
     raise CodecError("type", f"must be one of {', '.join(EVENT_TYPES)}; got {tag!r}")

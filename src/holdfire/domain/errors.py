@@ -8,3 +8,16 @@ class DomainError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class NotFound(LookupError):
+    """Something asked for by id does not exist (404 at the API)."""
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key!r} does not exist")
+        self.what = what
+        self.key = key
+
+
+class NotAllowed(PermissionError):
+    """A rule about who may do it refuses the request (403 at the API)."""

@@ -3,9 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from holdfire.domain.access import ApiToken
 from holdfire.domain.alerts import Alert
 from holdfire.domain.checks import Clearance
+from holdfire.domain.decisions import Decision, FiredNotice
 from holdfire.domain.measures import Measure
+from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
 
@@ -80,6 +83,42 @@ class AlertRaised:
     alert: Alert
 
 
+@dataclass(frozen=True, slots=True)
+class AlertAcked:
+    """Someone saw an alert and took it on (an acknowledgement, not a resolution)."""
+
+    alert_id: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecorded:
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFired:
+    notice: FiredNotice
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCreated:
+    pairing: Pairing
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIssued:
+    token: ApiToken
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRevoked:
+    token_id: str
+    at: datetime
+    by: str
+
+
 Event = (
     UnitRegistered
     | PositionReported
@@ -90,4 +129,10 @@ Event = (
     | MessagesDelivered
     | CheckEvaluated
     | AlertRaised
+    | AlertAcked
+    | DecisionRecorded
+    | CheckFired
+    | PairingCreated
+    | TokenIssued
+    | TokenRevoked
 )

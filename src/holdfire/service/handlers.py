@@ -10,27 +10,35 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from holdfire.domain.checks import CheckRequest, Clearance
-from holdfire.domain.errors import DomainError
+from holdfire.domain.alerts import Alert, AlertKind
+from holdfire.domain.checks import CheckRequest, Clearance, Verdict
+from holdfire.domain.decisions import Decision, DecisionKind, FiredNotice
+from holdfire.domain.errors import DomainError, NotAllowed, NotFound
 from holdfire.domain.events import (
+    AlertAcked,
     AlertRaised,
     CheckEvaluated,
+    CheckFired,
+    DecisionRecorded,
     Event,
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     MessageKept,
     MessagesDelivered,
+    PairingCreated,
     PositionReported,
     UnitRegistered,
 )
-from holdfire.domain.measures import Measure
+from holdfire.domain.measures import Measure, MeasureKind
+from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import Tables
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import evaluate
 from holdfire.engine.picture import Picture, ReportOutcome
-from holdfire.service.ports import Clock, Store
+from holdfire.service.bus import EventHub
+from holdfire.service.ports import AlertRecord, Clock, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,8 @@ class Service:
         self.clock = clock
         self.picture = Picture(tables)
         self.kept_messages: tuple[MessageKept, ...] = ()  # as loaded at start, for the channels
+        self.pairings: dict[str, Pairing] = {}
+        self.hub = EventHub()
         self._new_id = new_id
 
     async def start(self) -> None:
@@ -63,6 +73,7 @@ class Service:
         for measure in state.measures:
             self.picture.define_measure(measure)
         self.kept_messages = state.mailbox
+        self.pairings = {p.id: p for p in state.pairings}
         # The rebuilt picture lives as long as the process: keep the cyclic collector from
         # walking its million objects again on every collection (pauses of 0.1-0.6 s).
         gc.collect()
@@ -135,6 +146,141 @@ class Service:
         await self._record([CheckEvaluated(clearance)])
         return clearance
 
+    async def record_fired(
+        self, check_id: str, *, fired_at: datetime | None, remarks: str, by: str
+    ) -> FiredNotice:
+        """A check's mission was fired. Firing on a HOLD, or on DANGER_CLOSE without a danger
+        close accepted by a named person, raises an alert for the planners."""
+        clearance = await self._clearance(check_id)
+        now = self.clock.now()
+        notice = FiredNotice(self._new_id(), check_id, fired_at or now, now, by, remarks)
+        events: list[Event] = [CheckFired(notice)]
+        concern = await self._unanswered_verdict(clearance, now)
+        if concern is not None:
+            alert = Alert(
+                AlertKind.HOLD_FIRED,
+                subjects=(check_id,),
+                detail=f"check {check_id} answered {clearance.verdict.value} ({concern}) and "
+                f"was reported fired by {by} at {notice.fired_at:%H:%M:%SZ}",
+                created_at=now,
+            )
+            events.append(AlertRaised(self._new_id(), alert))
+        await self._record(events)
+        return notice
+
+    async def _unanswered_verdict(self, clearance: Clearance, now: datetime) -> str | None:
+        if clearance.verdict is Verdict.HOLD:
+            codes = sorted({r.code.value for r in clearance.reasons if r.verdict is Verdict.HOLD})
+            return ", ".join(codes)
+        if clearance.verdict is Verdict.DANGER_CLOSE:
+            records = await self.store.check_records(clearance.id)
+            accepted = any(
+                d.kind is DecisionKind.DANGER_CLOSE_ACCEPTED and d.expires > now
+                for d in records.decisions
+            )
+            return None if accepted else "danger close not accepted by a named person"
+        return None
+
+    async def record_decision(
+        self,
+        check_id: str,
+        *,
+        kind: DecisionKind,
+        by: str,
+        authority: str,
+        initials: str,
+        expires: datetime,
+        recorded_by: str,
+    ) -> Decision:
+        """Attach a named, time-bounded human decision to a check; the verdict never changes."""
+        clearance = await self._clearance(check_id)
+        if not any(r.code is kind.answers and not r.note for r in clearance.reasons):
+            raise DomainError(
+                "kind", f"check {check_id} has no {kind.answers.value} reason for {kind.value}"
+            )
+        decision = Decision(
+            self._new_id(),
+            check_id,
+            kind,
+            by=by,
+            authority=authority,
+            initials=initials,
+            expires=expires,
+            recorded_at=self.clock.now(),
+            recorded_by=recorded_by,
+        )
+        await self._record([DecisionRecorded(decision)])
+        return decision
+
+    async def _clearance(self, check_id: str) -> Clearance:
+        clearance = await self.store.get_check(check_id)
+        if clearance is None:
+            raise NotFound("check", check_id)
+        return clearance
+
+    async def call_check_fire(self, measure: Measure) -> Measure:
+        """A check fire (anyone who sees an unsafe act may call one) holds every check it
+        covers until its originator or a planner cancels it; planners are alerted at once."""
+        if measure.kind is not MeasureKind.CHECKFIRE:
+            raise DomainError("properties.kind", "a check fire has kind CHECKFIRE")
+        by = measure.originator or "unknown"
+        where = f"unit {measure.unit}" if measure.geometry is None else "an area"
+        alert = Alert(
+            AlertKind.CHECK_FIRE,
+            subjects=(measure.id,) + ((measure.unit,) if measure.unit else ()),
+            detail=f"CHECK FIRE called by {by} on {where}: every check it covers is HOLD "
+            "until its originator or a planner cancels it",
+            created_at=self.clock.now(),
+        )
+        self.picture.define_measure(measure)
+        await self._record(
+            [MeasureDefined(measure, self.clock.now(), by), AlertRaised(self._new_id(), alert)]
+        )
+        return measure
+
+    async def cancel_check_fire(self, measure_id: str, *, by: str, any_originator: bool) -> None:
+        measure = self.picture.measure(measure_id)
+        if measure is None or measure.kind is not MeasureKind.CHECKFIRE:
+            raise NotFound("check fire", measure_id)
+        if not any_originator and measure.originator != by:
+            raise NotAllowed(
+                f"check fire {measure_id} was called by {measure.originator}; only its "
+                "originator or a planner may cancel it"
+            )
+        await self.cancel_measure(measure_id, by=by)
+
+    async def create_pairing(
+        self, vehicle: str, dismounts: tuple[str, ...], max_separation_m: float | None, by: str
+    ) -> Pairing:
+        for field, uid in [("vehicle", vehicle)] + [
+            (f"dismounts[{i}]", uid) for i, uid in enumerate(dismounts)
+        ]:
+            if self.picture.unit(uid) is None:
+                raise DomainError(field, f"{uid!r} is not a registered unit")
+        pairing = Pairing(
+            self._new_id(), vehicle, dismounts, self.clock.now(), by, max_separation_m
+        )
+        self.pairings[pairing.id] = pairing
+        await self._record([PairingCreated(pairing)])
+        return pairing
+
+    async def ack_alert(self, alert_id: str, *, by: str) -> AlertRecord:
+        """Acknowledge an alert (receipt, not resolution); the first acknowledgement stands."""
+        record = await self.store.get_alert(alert_id)
+        if record is None:
+            raise NotFound("alert", alert_id)
+        if record.acked_at is None:
+            await self._record([AlertAcked(alert_id, self.clock.now(), by)])
+            record = await self.store.get_alert(alert_id) or record
+        return record
+
+    async def security_event(self, detail: str, subjects: tuple[str, ...]) -> str:
+        """Something a person must look at: a refused attempt, a spoofed position."""
+        alert = Alert(AlertKind.SECURITY, subjects, detail, self.clock.now())
+        alert_id = self._new_id()
+        await self._record([AlertRaised(alert_id, alert)])
+        return alert_id
+
     def _report_events(self, report: PositionReport, outcome: ReportOutcome) -> list[Event]:
         events: list[Event] = []
         if outcome.registered is not None:
@@ -147,3 +293,4 @@ class Service:
     async def _record(self, events: Sequence[Event]) -> None:
         if events:
             await self.store.append(events)
+            self.hub.publish(events)

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from holdfire.domain.access import ApiToken
+from holdfire.domain.alerts import Alert
 from holdfire.domain.checks import Clearance, Verdict
+from holdfire.domain.decisions import Decision, FiredNotice
 from holdfire.domain.events import Event, MessageKept
 from holdfire.domain.measures import Measure
+from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
 
@@ -35,6 +39,25 @@ class StoredState:
     measures: tuple[Measure, ...]  # every measure not cancelled
     last_seq: int  # sequence number of the last event in the log (0 when empty)
     mailbox: tuple[MessageKept, ...] = ()  # messages still kept for offline recipients
+    pairings: tuple[Pairing, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as kept, with whether (and by whom) it was acknowledged."""
+
+    id: str
+    alert: Alert
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRecords:
+    """What was recorded about a check after it was answered."""
+
+    decisions: tuple[Decision, ...] = ()
+    fired: tuple[FiredNotice, ...] = ()
 
 
 class Store(Protocol):
@@ -83,6 +106,31 @@ class Store(Protocol):
 
     async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
         """Events with a sequence number greater than ``after_seq``, oldest first."""
+        ...
+
+    async def check_records(self, check_id: str) -> CheckRecords:
+        """Decisions and fired notices recorded for a check, oldest first."""
+        ...
+
+    async def get_alert(self, alert_id: str) -> AlertRecord | None: ...
+
+    async def list_alerts(
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        kind: str | None = None,
+        unacked: bool = False,
+    ) -> tuple[list[AlertRecord], str | None]:
+        """Alerts newest first, with an opaque cursor for the next page."""
+        ...
+
+    async def find_token(self, secret_hash: str) -> ApiToken | None:
+        """The active (not revoked) token with this secret hash, or None."""
+        ...
+
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every token ever issued, revoked ones included, oldest first."""
         ...
 
 

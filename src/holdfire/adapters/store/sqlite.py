@@ -51,35 +51,52 @@ from typing import Any, Final, TypeVar
 
 from holdfire.codecs.json import (
     CodecError,
+    alert_from_dict,
     alert_to_dict,
     clearance_from_dict,
     clearance_to_dict,
+    decision_from_dict,
+    decision_to_dict,
     event_from_dict,
     event_to_dict,
     event_type,
+    fired_from_dict,
+    fired_to_dict,
     format_time,
     measure_from_feature,
     measure_to_feature,
+    pairing_from_dict,
+    pairing_to_dict,
+    parse_time,
     report_from_dict,
     report_to_dict,
+    token_from_dict,
+    token_to_dict,
     unit_from_dict,
     unit_to_dict,
 )
+from holdfire.domain.access import ApiToken
 from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.errors import DomainError
 from holdfire.domain.events import (
+    AlertAcked,
+    AlertRaised,
     CheckEvaluated,
+    CheckFired,
+    DecisionRecorded,
     Event,
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     MessageKept,
     MessagesDelivered,
+    PairingCreated,
     PositionReported,
+    TokenIssued,
     UnitRegistered,
 )
 from holdfire.domain.numbers import require_instant
-from holdfire.service.ports import StoredState, StoreError
+from holdfire.service.ports import AlertRecord, CheckRecords, StoredState, StoreError
 
 __all__ = ["DB_FILENAME", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -157,6 +174,38 @@ CREATE TABLE IF NOT EXISTS mailbox (
     body       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS mailbox_recipient ON mailbox (recipient);
+
+CREATE TABLE IF NOT EXISTS alert_acks (
+    alert_id TEXT PRIMARY KEY,
+    at       TEXT NOT NULL,
+    by       TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS check_records (
+    id       TEXT PRIMARY KEY,
+    check_id TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS check_records_check ON check_records (check_id);
+CREATE TRIGGER IF NOT EXISTS check_records_no_update BEFORE UPDATE ON check_records
+BEGIN SELECT RAISE(ABORT, 'check records are append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER IF NOT EXISTS check_records_no_delete BEFORE DELETE ON check_records
+BEGIN SELECT RAISE(ABORT, 'check records are append-only: DELETE is not allowed'); END;
+
+CREATE TABLE IF NOT EXISTS pairings (
+    id   TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS tokens (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    revoked     INTEGER NOT NULL DEFAULT 0,
+    body        TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tokens_active_name ON tokens (name) WHERE revoked = 0;
 """
 
 _INSERT_EVENT: Final = "INSERT INTO events (type, at, body) VALUES (?, ?, ?)"
@@ -192,6 +241,21 @@ _UPSERT_ALERT: Final = (
     "INSERT INTO alerts (id, kind, created_at, body) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (id) DO UPDATE SET "
     "kind = excluded.kind, created_at = excluded.created_at, body = excluded.body"
+)
+
+
+_ACK_ALERT: Final = "INSERT OR IGNORE INTO alert_acks (alert_id, at, by) VALUES (?, ?, ?)"
+_INSERT_CHECK_RECORD: Final = (
+    "INSERT INTO check_records (id, check_id, kind, body) VALUES (?, ?, ?, ?)"
+)
+_UPSERT_PAIRING: Final = (
+    "INSERT INTO pairings (id, body) VALUES (?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET body = excluded.body"
+)
+_INSERT_TOKEN: Final = "INSERT INTO tokens (id, name, secret_hash, body) VALUES (?, ?, ?, ?)"
+_REVOKE_TOKEN: Final = (
+    "UPDATE tokens SET revoked = 1, body = json_set(body, '$.revoked_at', ?) "
+    "WHERE id = ? AND revoked = 0"
 )
 
 
@@ -263,11 +327,35 @@ def _encode(event: Event) -> _Row:
             c.request.requester,
             _dumps(clearance_to_dict(c)),
         )
-    else:
+    elif isinstance(event, AlertRaised):
         a = event.alert
         at = format_time(a.created_at)
         sql = _UPSERT_ALERT
         params = (event.alert_id, a.kind.value, at, _dumps(alert_to_dict(event.alert_id, a)))
+    elif isinstance(event, AlertAcked):
+        at = format_time(event.at)
+        sql, params = _ACK_ALERT, (event.alert_id, at, event.by)
+    elif isinstance(event, DecisionRecorded):
+        d = event.decision
+        at = format_time(d.recorded_at)
+        sql = _INSERT_CHECK_RECORD
+        params = (d.id, d.check_id, "decision", _dumps(decision_to_dict(d)))
+    elif isinstance(event, CheckFired):
+        n = event.notice
+        at = format_time(n.recorded_at)
+        sql = _INSERT_CHECK_RECORD
+        params = (n.id, n.check_id, "fired", _dumps(fired_to_dict(n)))
+    elif isinstance(event, PairingCreated):
+        p = event.pairing
+        at = format_time(p.created_at)
+        sql, params = _UPSERT_PAIRING, (p.id, _dumps(pairing_to_dict(p)))
+    elif isinstance(event, TokenIssued):
+        t = event.token
+        at = format_time(t.created_at)
+        sql, params = _INSERT_TOKEN, (t.id, t.name, t.secret_hash, _dumps(token_to_dict(t)))
+    else:
+        at = format_time(event.at)
+        sql, params = _REVOKE_TOKEN, (at, event.token_id)
     return _Row(type=tag, at=at, body=body, state=((sql, params),))
 
 
@@ -290,6 +378,17 @@ def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
         future.set_exception(outcome)
     else:
         future.set_result(outcome)
+
+
+def _require_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise DomainError("limit", f"must be a whole number >= 1, got {limit!r}")
+
+
+_SELECT_ALERTS: Final = (
+    "SELECT a.rowid, a.id, a.body, k.at, k.by FROM alerts a "
+    "LEFT JOIN alert_acks k ON k.alert_id = a.id"
+)
 
 
 def _encode_cursor(evaluated_us: int, check_id: str) -> str:
@@ -585,12 +684,16 @@ class SQLiteStore:
                     self._decode("message", seq, body, _kept_message)
                     for seq, body in conn.execute("SELECT seq, body FROM mailbox ORDER BY seq")
                 )
+                pairings = tuple(
+                    self._decode("pairing", pid, body, pairing_from_dict)
+                    for pid, body in conn.execute("SELECT id, body FROM pairings ORDER BY rowid")
+                )
                 last_seq = int(
                     conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                 )
             finally:
                 conn.execute("COMMIT")
-            return StoredState(units, reports, measures, last_seq, mailbox)
+            return StoredState(units, reports, measures, last_seq, mailbox, pairings)
 
         return await self._read(work)
 
@@ -614,8 +717,7 @@ class SQLiteStore:
         requester: str | None = None,
     ) -> tuple[list[Clearance], str | None]:
         """Newest first; ``since`` inclusive, ``until`` exclusive; ``next`` is None at the end."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise DomainError("limit", f"must be a whole number >= 1, got {limit!r}")
+        _require_limit(limit)
         require_instant("since", since, optional=True)
         require_instant("until", until, optional=True)
         clauses: list[str] = []
@@ -655,9 +757,95 @@ class SQLiteStore:
 
         return await self._read(work)
 
+    async def check_records(self, check_id: str) -> CheckRecords:
+        def work(conn: sqlite3.Connection) -> CheckRecords:
+            rows = conn.execute(
+                "SELECT id, kind, body FROM check_records WHERE check_id = ? ORDER BY rowid",
+                (check_id,),
+            ).fetchall()
+            decisions = tuple(
+                self._decode("decision", rid, body, decision_from_dict)
+                for rid, kind, body in rows
+                if kind == "decision"
+            )
+            fired = tuple(
+                self._decode("fired notice", rid, body, fired_from_dict)
+                for rid, kind, body in rows
+                if kind == "fired"
+            )
+            return CheckRecords(decisions, fired)
+
+        return await self._read(work)
+
+    def _alert_record(self, row: tuple[Any, ...]) -> AlertRecord:
+        alert_id, body, acked_at, acked_by = row
+        _, alert = self._decode("alert", alert_id, body, alert_from_dict)
+        acked = None if acked_at is None else parse_time(str(acked_at))
+        return AlertRecord(str(alert_id), alert, acked, acked_by)
+
+    async def get_alert(self, alert_id: str) -> AlertRecord | None:
+        def work(conn: sqlite3.Connection) -> AlertRecord | None:
+            row = conn.execute(_SELECT_ALERTS + " WHERE a.id = ?", (alert_id,)).fetchone()
+            return None if row is None else self._alert_record(row[1:])
+
+        return await self._read(work)
+
+    async def list_alerts(
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        kind: str | None = None,
+        unacked: bool = False,
+    ) -> tuple[list[AlertRecord], str | None]:
+        """Newest first; ``unacked`` keeps only those nobody has acknowledged."""
+        _require_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            clauses.append("a.kind = ?")
+            params.append(kind)
+        if unacked:
+            clauses.append("k.alert_id IS NULL")
+        if cursor is not None:
+            after_rowid, _ = _decode_cursor(cursor)
+            clauses.append("a.rowid < ?")
+            params.append(after_rowid)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"{_SELECT_ALERTS}{where} ORDER BY a.rowid DESC LIMIT ?"
+        params.append(limit + 1)
+
+        def work(conn: sqlite3.Connection) -> tuple[list[AlertRecord], str | None]:
+            rows = conn.execute(sql, params).fetchall()
+            page = rows[:limit]
+            items = [self._alert_record(row[1:]) for row in page]
+            next_cursor = None
+            if len(rows) > limit:
+                next_cursor = _encode_cursor(int(page[-1][0]), str(page[-1][1]))
+            return items, next_cursor
+
+        return await self._read(work)
+
+    async def find_token(self, secret_hash: str) -> ApiToken | None:
+        def work(conn: sqlite3.Connection) -> ApiToken | None:
+            row = conn.execute(
+                "SELECT id, body FROM tokens WHERE secret_hash = ? AND revoked = 0", (secret_hash,)
+            ).fetchone()
+            return None if row is None else self._decode("token", row[0], row[1], token_from_dict)
+
+        return await self._read(work)
+
+    async def list_tokens(self) -> list[ApiToken]:
+        def work(conn: sqlite3.Connection) -> list[ApiToken]:
+            return [
+                self._decode("token", tid, body, token_from_dict)
+                for tid, body in conn.execute("SELECT id, body FROM tokens ORDER BY rowid")
+            ]
+
+        return await self._read(work)
+
     async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise DomainError("limit", f"must be a whole number >= 1, got {limit!r}")
+        _require_limit(limit)
 
         def work(conn: sqlite3.Connection) -> list[tuple[int, Event]]:
             rows = conn.execute(

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): routes, DTOs, authentication and the live WebSocket stream."""

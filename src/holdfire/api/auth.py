@@ -1,0 +1,84 @@
+"""Who is asking: the bearer token, looked up in the store on every request, and its rights.
+
+Looking the token up each time (one indexed read) means a token created with `holdfire token
+create` while the server runs works at once, and a revoked one stops at once. A reporter that
+tries what its role does not allow gets 403 and leaves a SECURITY alert: a reporter token sits
+on a device in the field, and a device probing beyond its rights may be lost or taken.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from holdfire.adapters.auth import hash_secret
+from holdfire.api.context import ApiContext, context
+from holdfire.api.errors import ApiError, unauthorized
+from holdfire.domain.access import Action, ApiToken, Role, may
+from holdfire.service.handlers import Service
+
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+def bearer_secret(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return secret.strip()
+
+
+async def token_for(service: Service, secret: str | None) -> ApiToken | None:
+    if not secret or len(secret) > 256:
+        return None
+    return await service.store.find_token(hash_secret(secret))
+
+
+async def caller(request: Request, ctx: Ctx) -> ApiToken:
+    secret = bearer_secret(request.headers.get("authorization"))
+    if secret is None:
+        raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    token = await token_for(ctx.service, secret)
+    if token is None:
+        ctx.counters["auth_rejected"] += 1
+        raise unauthorized("unknown or revoked token")
+    return token
+
+
+Caller = Annotated[ApiToken, Depends(caller)]
+
+
+async def refuse(
+    ctx: ApiContext, token: ApiToken, what: str, subjects: tuple[str, ...] = ()
+) -> ApiError:
+    """The 403 for `token`; a reporter's refusal is also a security event."""
+    ctx.counters["forbidden"] += 1
+    if token.role is Role.REPORTER:
+        await ctx.service.security_event(
+            f"reporter token {token.name!r} was refused: {what}", subjects or token.units
+        )
+    return ApiError(403, f"role {token.role.value} may not {what}")
+
+
+def _requiring(action: Action, what: str) -> Callable[..., Awaitable[ApiToken]]:
+    """A dependency that lets the request through only for roles granted `action`."""
+
+    async def allowed(token: Caller, ctx: Ctx) -> ApiToken:
+        if not may(token.role, action):
+            raise await refuse(ctx, token, what)
+        return token
+
+    return allowed
+
+
+MayReport = Annotated[ApiToken, Depends(_requiring(Action.REPORT, "send reports"))]
+MayCheck = Annotated[ApiToken, Depends(_requiring(Action.CHECK, "request checks"))]
+MayRecordFired = Annotated[ApiToken, Depends(_requiring(Action.FIRED, "record fired missions"))]
+MayDecide = Annotated[ApiToken, Depends(_requiring(Action.DECIDE, "record decisions"))]
+MayCheckFire = Annotated[ApiToken, Depends(_requiring(Action.CHECK_FIRE, "call check fires"))]
+MayEditUnits = Annotated[ApiToken, Depends(_requiring(Action.UNITS, "change units"))]
+MayEditMeasures = Annotated[ApiToken, Depends(_requiring(Action.MEASURES, "change measures"))]
+MayPair = Annotated[ApiToken, Depends(_requiring(Action.PAIRINGS, "create pairings"))]
+MayAckAlerts = Annotated[ApiToken, Depends(_requiring(Action.ACK_ALERT, "acknowledge alerts"))]
+MayAdminTokens = Annotated[ApiToken, Depends(_requiring(Action.TOKENS, "manage tokens"))]

@@ -1,0 +1,30 @@
+"""What every route needs, held on the app (no module-level state): the service and limits."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from fastapi import Request, WebSocket
+
+from holdfire.service.handlers import Service
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: a thousand reports or a detailed polygon fit easily
+MAX_PAGE = 1000
+
+
+@dataclass(slots=True)
+class ApiContext:
+    service: Service
+    ready: bool = False  # false while starting or catching up: /health answers 503
+    max_body_bytes: int = MAX_BODY_BYTES
+    stream_queue: int = 1000  # undelivered stream messages (besides coalesced tracks) per client
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.holdfire
+    return ctx
+
+
+def ws_context(websocket: WebSocket) -> ApiContext:
+    ctx: ApiContext = websocket.app.state.holdfire
+    return ctx

@@ -1,0 +1,36 @@
+"""JSON responses built from the codecs' plain dicts, and the error shape every route shares.
+
+Routes return `json_response(...)` rather than letting FastAPI re-encode: the codecs already
+produce JSON types only, so a second pass would just cost time. Errors are always
+`{"error": "<what was wrong>", "field": "<dotted path>" | null}`, plus `detail` (every field
+problem) for a 422 and `retryable` where trying again later may work.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Response
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    return Response(body.encode("utf-8"), status, headers, media_type="application/json")
+
+
+def geojson_response(data: Any) -> Response:
+    body = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    return Response(body.encode("utf-8"), 200, media_type="application/geo+json")
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    return json_response({"error": message, "field": field, **extra}, status, headers)

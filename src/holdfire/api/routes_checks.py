@@ -1,0 +1,164 @@
+"""Checks over HTTP: ask one, page through the audit log, record decisions and what was fired."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from holdfire.api.auth import Caller, Ctx, MayCheck, MayDecide, MayRecordFired
+from holdfire.api.context import MAX_PAGE
+from holdfire.api.errors import ApiError
+from holdfire.api.responses import json_response
+from holdfire.api.routes_picture import ERRORS
+from holdfire.api.schemas import (
+    CheckIn,
+    ClearanceOut,
+    DecisionIn,
+    ErrorOut,
+    FiredIn,
+    IdOut,
+    PageOut,
+)
+from holdfire.codecs.json import clearance_to_dict, decision_to_dict, fired_to_dict
+from holdfire.domain.access import ApiToken
+from holdfire.domain.checks import CheckRequest, Verdict
+from holdfire.domain.errors import NotFound
+from holdfire.engine.clearance import MAX_PAST
+from holdfire.geo import DATUM_ERROR_M, Datum, GeoError, parse_mgrs, sk42_to_wgs84
+
+router = APIRouter()
+
+
+def check_request(body: CheckIn, token: ApiToken, now: datetime) -> CheckRequest:
+    """The engine's request from the wire shape; the firing unit defaults to the token's one
+    bound unit, if it has exactly one."""
+    if body.time is not None and body.time < now - MAX_PAST:
+        raise ApiError(422, "time: is more than 5 minutes in the past", field="time")
+    datum, datum_error, cell = Datum.WGS84, 0.0, 0.0
+    if hasattr(body.target, "grid"):
+        try:
+            location = parse_mgrs(body.target.grid)
+        except GeoError as exc:
+            raise ApiError(422, f"target.grid: {exc}", field="target.grid") from None
+        lat, lon, cell = location.lat, location.lon, location.cell_m
+    else:
+        lat, lon = body.target.lat, body.target.lon
+        datum = Datum(body.datum)
+        if datum is Datum.SK42:
+            lat, lon = sk42_to_wgs84(lat, lon)
+        datum_error = DATUM_ERROR_M[datum]
+    firing_unit = body.firing_unit
+    if firing_unit is None and len(token.units) == 1:
+        firing_unit = token.units[0]
+    return CheckRequest(
+        lat=lat,
+        lon=lon,
+        weapon=body.weapon.strip().lower(),
+        time=body.time,
+        tle_m=body.tle_m,
+        cell_m=cell,
+        datum=datum.value,
+        datum_error_m=datum_error,
+        target_type=body.target_type,
+        pid=tuple(body.pid),
+        pid_detail=body.pid_detail,
+        firing_unit=firing_unit,
+        requester=token.name,
+    )
+
+
+@router.post(
+    "/checks",
+    summary="Is it safe to fire here? Evaluate and record a check",
+    responses={200: {"model": ClearanceOut}, **ERRORS},
+)
+async def post_check(body: CheckIn, ctx: Ctx, token: MayCheck) -> Response:
+    """An unknown weapon is a HOLD verdict (200), not an error."""
+    request = check_request(body, token, ctx.service.clock.now())
+    clearance = await ctx.service.check(request)
+    ctx.counters[f"checks_{clearance.verdict.value}"] += 1
+    return json_response(clearance_to_dict(clearance))
+
+
+@router.get(
+    "/checks", summary="The audit log of checks, newest first", responses={200: {"model": PageOut}}
+)
+async def list_checks(
+    ctx: Ctx,
+    _: Caller,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    verdict: Verdict | None = None,
+    requester: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: str | None = None,
+) -> Response:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(422, f"{name}: must carry a time zone (e.g. ...Z)", field=name)
+    items, next_cursor = await ctx.service.store.list_checks(
+        limit=limit, cursor=cursor, since=since, until=until, verdict=verdict, requester=requester
+    )
+    return json_response({"items": [clearance_to_dict(c) for c in items], "next": next_cursor})
+
+
+@router.get(
+    "/checks/{check_id}",
+    summary="One check, with the decisions and fired notices recorded on it",
+    responses={404: {"model": ErrorOut}},
+)
+async def get_check(check_id: str, ctx: Ctx, _: Caller) -> Response:
+    clearance = await ctx.service.store.get_check(check_id)
+    if clearance is None:
+        raise NotFound("check", check_id)
+    records = await ctx.service.store.check_records(check_id)
+    return json_response(
+        {
+            **clearance_to_dict(clearance),
+            "decisions": [decision_to_dict(d) for d in records.decisions],
+            "fired": [fired_to_dict(n) for n in records.fired],
+        }
+    )
+
+
+@router.post(
+    "/checks/{check_id}/fired",
+    status_code=201,
+    summary="Record that a check's mission was fired",
+    responses={201: {"model": IdOut}, 404: {"model": ErrorOut}, **ERRORS},
+)
+async def post_fired(
+    check_id: str,
+    body: FiredIn,
+    ctx: Ctx,
+    token: MayRecordFired,
+) -> Response:
+    """Firing on a HOLD (or on DANGER_CLOSE with no accepted danger close) alerts planners."""
+    notice = await ctx.service.record_fired(
+        check_id, fired_at=body.at, remarks=body.remarks, by=token.name
+    )
+    return json_response({"id": notice.id}, 201)
+
+
+@router.post(
+    "/checks/{check_id}/decisions",
+    status_code=201,
+    summary="Attach a named, time-bounded human decision to a check (the verdict stays)",
+    responses={201: {"model": IdOut}, 404: {"model": ErrorOut}, **ERRORS},
+)
+async def post_decision(
+    check_id: str,
+    body: DecisionIn,
+    ctx: Ctx,
+    token: MayDecide,
+) -> Response:
+    decision = await ctx.service.record_decision(
+        check_id,
+        kind=body.kind,
+        by=body.by,
+        authority=body.authority,
+        initials=body.initials,
+        expires=body.expires,
+        recorded_by=token.name,
+    )
+    return json_response({"id": decision.id}, 201)

@@ -1,0 +1,243 @@
+"""WS /api/v1/stream: tracks, checks, alerts and measures pushed as they happen.
+
+Authentication: `?token=` or, without it, a first message `{"token": "..."}` within 10 s. Any
+role may listen. Filters: `?kinds=track,check` (default all) and `?bbox=west,south,east,north`
+(tracks and checks outside it are not sent); a message `{"kinds": [...], "bbox": [...] | null}`
+changes them. Each message is `{"kind", "data"}`: a track is its GeoJSON Feature as `GET
+/tracks` gives it (a track that left the picture comes with `geometry: null` and
+`properties.removed`), a check its Clearance, an alert its record (an acknowledgement sends
+`{"id", "acked_at", "acked_by", "update": true}`), a measure its Feature (a cancelled one with
+`geometry: null` and `properties.status: "cancelled"`).
+
+A slow client costs bounded memory and never stalls the server: track updates are coalesced to
+the latest per uid (computed when sent), other messages queue up to a limit; past it the server
+closes the socket with code 1013 (reconnect and re-read the picture).
+"""
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from holdfire.api.auth import token_for
+from holdfire.api.context import ApiContext, ws_context
+from holdfire.api.errors import ApiError
+from holdfire.api.routes_coordination import alert_record_to_dict
+from holdfire.api.routes_picture import in_bbox, parse_bbox
+from holdfire.codecs.geojson import removed_feature, track_feature
+from holdfire.codecs.json import clearance_to_dict, format_time, measure_to_feature
+from holdfire.domain.events import (
+    AlertAcked,
+    AlertRaised,
+    CheckEvaluated,
+    Event,
+    MarkerRemoved,
+    MeasureCancelled,
+    MeasureDefined,
+    PositionReported,
+    UnitRegistered,
+)
+from holdfire.service.ports import AlertRecord
+
+router = APIRouter()
+
+KINDS = frozenset({"track", "check", "alert", "message", "measure"})
+AUTH_WAIT_S = 10.0
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_BAD_REQUEST = 4400
+CLOSE_TOO_SLOW = 1013
+
+Box = tuple[float, float, float, float]
+
+
+class Subscription:
+    """One client's pending messages: coalesced tracks plus a bounded queue of the rest."""
+
+    def __init__(self, ctx: ApiContext, kinds: frozenset[str], bbox: Box | None) -> None:
+        self.ctx = ctx
+        self.kinds = kinds
+        self.bbox = bbox
+        self.tracks: dict[str, None] = {}  # uids to send, in the order they changed
+        self.queue: deque[dict[str, Any]] = deque()
+        self.overflow = False
+        self.wake = asyncio.Event()
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self._take(event)
+        if len(self.queue) > self.ctx.stream_queue:
+            self.overflow = True
+        if self.tracks or self.queue or self.overflow:
+            self.wake.set()
+
+    def _take(self, event: Event) -> None:
+        if isinstance(event, PositionReported | MarkerRemoved | UnitRegistered):
+            uid = (
+                event.report.uid
+                if isinstance(event, PositionReported)
+                else (event.unit.uid if isinstance(event, UnitRegistered) else event.uid)
+            )
+            if "track" in self.kinds and (
+                not isinstance(event, UnitRegistered) or self.ctx.service.picture.track(uid)
+            ):
+                self.tracks.pop(uid, None)
+                self.tracks[uid] = None
+        elif isinstance(event, CheckEvaluated):
+            target = event.clearance.target
+            if "check" in self.kinds and (
+                self.bbox is None or in_bbox(self.bbox, target.lat, target.lon)
+            ):
+                self.queue.append({"kind": "check", "data": clearance_to_dict(event.clearance)})
+        elif isinstance(event, AlertRaised):
+            if "alert" in self.kinds:
+                record = AlertRecord(event.alert_id, event.alert)
+                self.queue.append({"kind": "alert", "data": alert_record_to_dict(record)})
+        elif isinstance(event, AlertAcked):
+            if "alert" in self.kinds:
+                data = {
+                    "id": event.alert_id,
+                    "acked_at": format_time(event.at),
+                    "acked_by": event.by,
+                    "update": True,
+                }
+                self.queue.append({"kind": "alert", "data": data})
+        elif isinstance(event, MeasureDefined | MeasureCancelled) and "measure" in self.kinds:
+            self.queue.append({"kind": "measure", "data": _measure_data(event)})
+
+    def take(self) -> list[dict[str, Any]]:
+        out = list(self.queue)
+        self.queue.clear()
+        picture = self.ctx.service.picture
+        now = self.ctx.service.clock.now()
+        for uid in self.tracks:
+            track = picture.track(uid)
+            if track is None or not picture.weighed(uid):
+                out.append({"kind": "track", "data": removed_feature(uid)})
+                continue
+            latest = track.latest
+            if self.bbox is not None and not in_bbox(self.bbox, latest.lat, latest.lon):
+                continue
+            feature = track_feature(
+                track, picture.unit(uid), picture.affiliation_of(uid), picture.mobility_of(uid), now
+            )
+            out.append({"kind": "track", "data": feature})
+        self.tracks.clear()
+        return out
+
+
+def _measure_data(event: MeasureDefined | MeasureCancelled) -> dict[str, Any]:
+    if isinstance(event, MeasureDefined):
+        return measure_to_feature(event.measure)
+    return {
+        "type": "Feature",
+        "id": event.measure_id,
+        "geometry": None,
+        "properties": {"id": event.measure_id, "status": "cancelled"},
+    }
+
+
+def _kinds(value: object) -> frozenset[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(k, str) for k in items):
+        raise ApiError(422, "kinds: must be a list of kinds", field="kinds")
+    kinds = frozenset(k.strip() for k in items if k.strip())
+    unknown = kinds - KINDS
+    if unknown:
+        raise ApiError(
+            422,
+            f"kinds: unknown {', '.join(sorted(unknown))}; use {', '.join(sorted(KINDS))}",
+            field="kinds",
+        )
+    return kinds or KINDS
+
+
+def _box(value: object) -> Box | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise ApiError(422, "bbox: must be west,south,east,north", field="bbox")
+    return parse_bbox(value)
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    ctx = ws_context(websocket)
+    params = websocket.query_params
+    secret = params.get("token")
+    try:
+        kinds = _kinds(params.get("kinds", ""))
+        bbox = _box(params.get("bbox"))
+    except ApiError as exc:
+        await websocket.close(CLOSE_BAD_REQUEST, exc.message)
+        return
+    if secret is not None:
+        if await token_for(ctx.service, secret) is None:
+            await websocket.close(CLOSE_UNAUTHORIZED, "unknown or revoked token")
+            return
+        await websocket.accept()
+    else:
+        await websocket.accept()
+        try:
+            first = await asyncio.wait_for(websocket.receive_json(), AUTH_WAIT_S)
+        except (TimeoutError, WebSocketDisconnect, ValueError, KeyError):
+            first = None
+        given = first.get("token") if isinstance(first, dict) else None
+        if not isinstance(given, str) or await token_for(ctx.service, given) is None:
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHORIZED, 'send {"token": ...} first')
+            return
+    subscription = Subscription(ctx, kinds, bbox)
+    unsubscribe = ctx.service.hub.subscribe(subscription.on_events)
+    ctx.counters["stream_clients"] += 1
+    sender = asyncio.create_task(_send(websocket, subscription))
+    receiver = asyncio.create_task(_receive(websocket, subscription))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        unsubscribe()
+        ctx.counters["stream_clients"] -= 1
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _send(websocket: WebSocket, subscription: Subscription) -> None:
+    while True:
+        await subscription.wake.wait()
+        subscription.wake.clear()
+        if subscription.overflow:
+            subscription.ctx.counters["stream_too_slow"] += 1
+            await websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect and re-read the picture")
+            return
+        for message in subscription.take():
+            text = json.dumps(message, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+            await websocket.send_text(text)
+
+
+async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
+    """Filter changes from the client; returns when it goes away."""
+    while True:
+        try:
+            message = await websocket.receive_json()
+        except WebSocketDisconnect:
+            return
+        except ValueError:
+            await websocket.send_json({"kind": "error", "data": {"error": "not JSON"}})
+            continue
+        if not isinstance(message, dict):
+            continue
+        try:
+            if "kinds" in message:
+                subscription.kinds = _kinds(message["kinds"])
+            if "bbox" in message:
+                subscription.bbox = _box(message["bbox"])
+        except ApiError as exc:
+            await websocket.send_json({"kind": "error", "data": {"error": exc.message}})
