@@ -48,7 +48,7 @@ def build_service(settings: Settings) -> Service:
 class Listeners:
     """Where to listen; None turns a listener off."""
 
-    http: Address | None = ("127.0.0.1", 8080)
+    http: Address | None = None  # `holdfire serve` defaults to 127.0.0.1:8080
     cot_tcp: Address | None = ("127.0.0.1", 8087)
     cot_tls: Address | None = ("0.0.0.0", 8089)
     cot_udp: Address | None = None
