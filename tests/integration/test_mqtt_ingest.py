@@ -203,7 +203,7 @@ async def test_a_retained_report_counts_only_with_its_own_time(
             await publish(BROKER[1], topic, b"", retain=True)
 
 
-async def test_many_messages_arrive_in_batches(service: Service, prefix: str) -> None:
+async def test_a_burst_of_messages_all_lands(service: Service, prefix: str) -> None:
     async with ingest(service, system_broker(prefix)) as running:
         async with aiomqtt.Client(*BROKER) as client:
             for i in range(200):
