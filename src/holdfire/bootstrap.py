@@ -17,6 +17,7 @@ from holdfire.adapters.clock import SystemClock
 from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.cot_server import CotServer
 from holdfire.adapters.net.groups import load_groups
+from holdfire.adapters.net.mqtt import MqttIngest, MqttSettings, load_nodes
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
 from holdfire.api.app import create_app
@@ -54,6 +55,7 @@ class Listeners:
     cot_udp: Address | None = None
     cot_multicast: Address | None = None  # (group, port), e.g. ("239.2.3.1", 6969)
     multicast_interface: str = "0.0.0.0"
+    mqtt: MqttSettings | None = None  # tracker ingest from an MQTT broker
 
 
 class HttpServer:
@@ -107,11 +109,14 @@ class Running:
     api: ApiContext
     http: HttpServer | None = None
     admin_token_file: Path | None = None  # written by this start (the first one)
+    mqtt: MqttIngest | None = None
 
     async def close(self) -> None:
         self.api.ready = False
         if self.http is not None:
             await self.http.close()
+        if self.mqtt is not None:
+            await self.mqtt.close()
         await self.cot.close()
         await self.service.close()
 
@@ -123,6 +128,7 @@ async def start_server(
     it and, unless TLS is off, a CA and a server certificate."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     groups = load_groups(settings.data_dir)  # a bad file stops the start, before any listener
+    nodes = load_nodes(settings.data_dir) if listeners.mqtt is not None else {}
     service = build_service(settings)
     clock = service.clock
     certs = None
@@ -149,6 +155,9 @@ async def start_server(
             listeners.cot_multicast,
             listeners.multicast_interface,
         )
+        if listeners.mqtt is not None:
+            running.mqtt = MqttIngest(service, listeners.mqtt, nodes)
+            await running.mqtt.start()  # returns once subscribed or after a first failed try
         if listeners.http is not None:
             running.http = HttpServer(api, listeners.http)
             running.bound["http"] = await running.http.start()

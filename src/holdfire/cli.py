@@ -33,6 +33,7 @@ from rich.text import Text
 from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.net.groups import GroupsError
+from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
 from holdfire.adapters.tables import TableError
 from holdfire.bootstrap import Address, Listeners, Running, build_service, serve_until_stopped
@@ -369,10 +370,32 @@ def serve(
     multicast_interface: Annotated[
         str, typer.Option(help="Address of the interface to join the multicast group on.")
     ] = "0.0.0.0",
+    mqtt: Annotated[
+        str,
+        typer.Option(
+            help="MQTT broker for tracker reports: mqtt://[user:password@]host[:port], "
+            "mqtts://... (TLS), or off (reports from it are unauthenticated)."
+        ),
+    ] = "off",
+    mqtt_topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mqtt-topic",
+            metavar="PATTERN",
+            help="Topic filter to subscribe to (repeat; wildcards + and #); replaces the "
+            "defaults holdfire/reports/# and msh/+/2/json/#.",
+        ),
+    ] = None,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
     config = settings(data)
+    try:
+        mqtt_settings = parse_mqtt_url(mqtt, mqtt_topic or [])
+    except MqttConfigError as exc:
+        raise _usage(str(exc)) from None
+    if mqtt_settings is None and mqtt_topic:
+        raise _usage("--mqtt-topic needs --mqtt URL")
     listeners = Listeners(
         http=_address(http, "--http"),
         cot_tcp=_address(cot_tcp, "--cot-tcp"),
@@ -380,6 +403,7 @@ def serve(
         cot_udp=_address(cot_udp, "--cot-udp"),
         cot_multicast=_address(cot_multicast, "--cot-multicast"),
         multicast_interface=multicast_interface,
+        mqtt=mqtt_settings,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -388,6 +412,9 @@ def serve(
         for name, (host, port) in sorted(running.bound.items()):
             label = name if name == "http" else f"cot-{name}"
             print(f"  {label}: {host}:{port}", flush=True)
+        if running.mqtt is not None:
+            state = "subscribed" if running.mqtt.connected else "not connected yet, retrying"
+            print(f"  mqtt: {running.mqtt.settings.address} ({state})", flush=True)
         if running.admin_token_file is not None:
             print(
                 f"  admin token written to {running.admin_token_file} (readable only by you; "
@@ -405,7 +432,7 @@ def serve(
         _event_loop_runner(serve_until_stopped(config, listeners, announce))
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
-    except (StoreError, TableError, CertStoreError, GroupsError) as exc:
+    except (StoreError, TableError, CertStoreError, GroupsError, MqttConfigError) as exc:
         raise _error(str(exc), 1) from None
 
 

@@ -7,23 +7,29 @@ each role are made the way `holdfire token create` makes them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import httpx
 import pytest
 from pyproj import Geod
 
 from holdfire.adapters.auth import create_token
+from holdfire.adapters.net.mqtt import parse_mqtt_url
 from holdfire.bootstrap import Listeners, Running, start_server
 from holdfire.codecs.json import clearance_to_dict, parse_time
 from holdfire.config import Settings
@@ -296,9 +302,8 @@ async def test_role_matrix(api: Api) -> None:
                 expected = "403"
                 ok = r.status_code == 403
             if not ok:
-                wrong.append(
-                    f"{case.method} {case.path} as {role}: {r.status_code} (want {expected}) {r.text[:200]}"
-                )
+                got = f"{r.status_code} (want {expected}) {r.text[:200]}"
+                wrong.append(f"{case.method} {case.path} as {role}: {got}")
     assert not wrong, "\n".join(wrong)
 
 
@@ -676,9 +681,6 @@ async def test_a_token_created_while_serving_works_at_once_and_revoking_stops_it
 
 
 def test_serve_writes_the_admin_token_and_never_prints_it(tmp_path: Path) -> None:
-    import socket
-    import time
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -720,3 +722,37 @@ def test_serve_writes_the_admin_token_and_never_prints_it(tmp_path: Path) -> Non
     assert proc.returncode == 0, out
     assert str(data / "admin.token") in out and secret not in out
     assert stat.S_IMODE(os.stat(data / "admin.token").st_mode) == 0o600
+
+
+async def test_an_mqtt_position_appears_in_tracks(tmp_path: Path) -> None:
+    """The whole server: a tracker publishes to the machine's broker, the API shows it."""
+    prefix = f"holdfire-test-{uuid.uuid4().hex[:8]}"
+    mqtt = parse_mqtt_url("mqtt://127.0.0.1:1883", [f"{prefix}/#"])
+    listeners = Listeners(http=("127.0.0.1", 0), cot_tcp=None, cot_tls=None, mqtt=mqtt)
+    running = await start_server(Settings(tmp_path / "data"), listeners)
+    try:
+        assert running.admin_token_file is not None and running.mqtt is not None
+        secret = running.admin_token_file.read_text().strip()
+        host, port = running.bound["http"]
+        payload = {"uid": "tracker-7", "lat": AIM[0], "lon": AIM[1], "ce_m": 8}
+        async with aiomqtt.Client("127.0.0.1", 1883) as broker:
+            await broker.publish(f"{prefix}/reports/tracker-7", json.dumps(payload), qos=1)
+            await broker.publish(f"{prefix}/reports/junk", b"\xff not json", qos=1)
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=f"http://{host}:{port}/api/v1", headers=headers) as c:
+            features: list[dict[str, Any]] = []
+            for _ in range(200):
+                features = (await c.get("/tracks")).json()["features"]
+                if features:
+                    break
+                await asyncio.sleep(0.05)
+        assert [f["id"] for f in features] == ["tracker-7"]
+        assert features[0]["properties"]["source"] == "mqtt"
+        assert features[0]["properties"]["authenticated"] is False
+        for _ in range(200):
+            if running.mqtt.counters["not-json"]:
+                break
+            await asyncio.sleep(0.05)
+        assert running.mqtt.counters["not-json"] == 1
+    finally:
+        await running.close()
