@@ -108,7 +108,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # FastAPI's "error parsing the body": a body that is not UTF-8, like any other
+            # body that is not JSON, is bad input (422), as the routes that read theirs say
+            message = f"body: not valid JSON ({exc.__cause__})"
+            return error_response(422, message, field="body", detail=[_one("body", message)])
+        field = "body" if exc.status_code == 413 else None
+        return error_response(exc.status_code, str(exc.detail), field=field, headers=exc.headers)
 
 
 def _one(field: str, message: str) -> dict[str, str]:

@@ -1,13 +1,29 @@
-"""A hard limit on request bodies, enforced while they arrive (Content-Length or chunked)."""
+"""A hard limit on request bodies, enforced while they arrive (Content-Length or chunked).
+
+A declared length over the limit is refused before the app runs. A chunked body is counted as
+it is read: past the limit, `receive` raises `BodyTooLarge`, an HTTP exception, because FastAPI
+lets those through its own body parsing (any other exception there becomes a 400) and the
+app's handler then answers 413 like the early refusal.
+"""
 
 import json
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(Exception):
-    pass
+def too_large_message(max_bytes: int) -> str:
+    return f"body: larger than the limit of {max_bytes} bytes"
+
+
+class BodyTooLarge(HTTPException):
+    """Past the limit while reading. No `Connection: close`: the client may still be sending,
+    and closing then would reset the connection before it reads the 413; uvicorn reads the
+    rest of the body and discards it."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_message(max_bytes))
 
 
 class BodyLimit:
@@ -29,7 +45,6 @@ class BodyLimit:
                     await self._refuse(send)
                     return
         received = 0
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -37,24 +52,14 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, limited_receive, send)
 
     async def _refuse(self, send: Send) -> None:
         body: dict[str, Any] = {
-            "error": f"body: larger than the limit of {self.max_bytes} bytes",
+            "error": too_large_message(self.max_bytes),
             "field": "body",
         }
         payload = json.dumps(body).encode()
