@@ -15,6 +15,7 @@ from holdfire.api import (
 )
 from holdfire.api.context import ApiContext
 from holdfire.api.limits import BodyLimit
+from holdfire.api.responses import error_doc
 
 PREFIX = "/api/v1"
 
@@ -40,7 +41,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
 def _document(app: FastAPI) -> None:
     """Bodies the routes read themselves carry their schemas in `x-components`; move them into
-    components.schemas, and declare the bearer scheme."""
+    components.schemas, declare the bearer scheme, and document the answers every route shares
+    (see `_shared_errors`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -58,7 +60,28 @@ def _document(app: FastAPI) -> None:
                     schemas.update(operation.pop("x-components", {}))
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
+        _shared_errors(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _shared_errors(schema: dict[str, Any]) -> None:
+    """Every operation that needs a token answers 401 without a valid one, every one with a
+    body 413 past the limit, and every 422 has the shared error shape (the handlers in
+    `errors`), not FastAPI's default validation shape, which this API never sends."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            if operation.get("security") != []:
+                responses.setdefault("401", error_doc("No valid token"))
+            if "requestBody" in operation:
+                responses.setdefault("413", error_doc("Body over the limit"))
+            if "422" in responses:
+                responses["422"] = error_doc("Bad input, naming the field")
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)

@@ -20,9 +20,22 @@ def json_response(
     return Response(body.encode("utf-8"), status, headers, media_type="application/json")
 
 
+def error_doc(description: str) -> dict[str, Any]:
+    """An error answer in the OpenAPI document: the shared shape, always application/json
+    (also on the routes whose success is GeoJSON)."""
+    schema = {"$ref": "#/components/schemas/ErrorOut"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+class GeoJSONResponse(Response):
+    """The `response_class` of the GeoJSON routes, so the document names their media type."""
+
+    media_type = "application/geo+json"
+
+
 def geojson_response(data: Any) -> Response:
     body = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), 200, media_type="application/geo+json")
+    return GeoJSONResponse(body.encode("utf-8"), 200)
 
 
 def error_response(

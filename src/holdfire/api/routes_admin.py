@@ -21,6 +21,7 @@ router = APIRouter()
     "/health",
     summary="Readiness (no token needed)",
     responses={200: {"model": HealthOut}, 503: {"model": HealthOut}},
+    openapi_extra={"security": []},
 )
 async def health(ctx: Ctx) -> Response:
     return json_response({"ready": ctx.ready}, 200 if ctx.ready else 503)
@@ -89,7 +90,12 @@ async def post_token(body: TokenIn, ctx: Ctx, token: MayAdminTokens) -> Response
     return json_response({**_token_out(made.token), "token": made.secret}, 201)
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token", responses=ERRORS)
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke a token",
+    responses={404: {"model": ErrorOut}, **ERRORS},
+)
 async def delete_token(token_id: str, ctx: Ctx, token: MayAdminTokens) -> Response:
     try:
         await revoke_token(ctx.service.store, token_id, by=token.name, now=ctx.service.clock.now())

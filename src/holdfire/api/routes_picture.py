@@ -17,7 +17,12 @@ from holdfire.api.auth import (
 from holdfire.api.body import documented_body, page, read_json
 from holdfire.api.context import MAX_PAGE
 from holdfire.api.errors import ApiError
-from holdfire.api.responses import geojson_response, json_response
+from holdfire.api.responses import (
+    GeoJSONResponse,
+    error_doc,
+    geojson_response,
+    json_response,
+)
 from holdfire.api.schemas import AcceptedOut, ErrorOut, FeatureIn, IdOut, PageOut, ReportIn, UnitIn
 from holdfire.codecs.geojson import collection, track_feature
 from holdfire.codecs.json import (
@@ -43,6 +48,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
+
+
+def geojson_doc(kind: str) -> dict[str, Any]:
+    """The documented 200 of a GeoJSON route: a Feature or a FeatureCollection."""
+    body = {"type": "object", "required": ["type"], "properties": {"type": {"const": kind}}}
+    return {"content": {GeoJSONResponse.media_type: {"schema": body}}}
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -125,7 +136,8 @@ async def post_reports(request: Request, ctx: Ctx, token: MayReport) -> Response
 @router.get(
     "/tracks",
     summary="The live picture as a GeoJSON FeatureCollection",
-    responses={200: {"content": {"application/geo+json": {}}}, 401: {"model": ErrorOut}},
+    response_class=GeoJSONResponse,
+    responses={200: geojson_doc("FeatureCollection")},
 )
 async def get_tracks(
     ctx: Ctx,
@@ -198,7 +210,8 @@ def _measures(ctx: Ctx, kind: MeasureKind | None) -> list[Measure]:
 @router.get(
     "/measures",
     summary="Measures and protected sites as a GeoJSON FeatureCollection",
-    responses={200: {"content": {"application/geo+json": {}}}},
+    response_class=GeoJSONResponse,
+    responses={200: geojson_doc("FeatureCollection")},
 )
 async def get_measures(
     ctx: Ctx,
@@ -212,7 +225,12 @@ async def get_measures(
     return geojson_response(collection((measure_to_feature(m) for m in chosen), next=next_cursor))
 
 
-@router.get("/measures/{measure_id}", summary="One measure", responses={404: {"model": ErrorOut}})
+@router.get(
+    "/measures/{measure_id}",
+    summary="One measure as a GeoJSON Feature",
+    response_class=GeoJSONResponse,
+    responses={200: geojson_doc("Feature"), 404: error_doc("Not Found")},
+)
 async def get_measure(measure_id: str, ctx: Ctx, _: Caller) -> Response:
     measure = ctx.service.picture.measure(measure_id)
     if measure is None:

@@ -130,9 +130,16 @@ class FeatureIn(BaseModel):
 # -- responses (documented; routes return the codecs' dicts) ----------------------------------
 
 
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
 class ErrorOut(BaseModel):
     error: str
     field: str | None = None
+    detail: list[FieldProblem] | None = Field(None, description="Every field problem (422)")
+    retryable: bool | None = Field(None, description="Not recorded; send it again later (503)")
 
 
 class IdOut(BaseModel):
