@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from holdfire.adapters.auth import ensure_admin_token
+from holdfire.adapters.catalog import load_catalog
 from holdfire.adapters.certs import CertStore
 from holdfire.adapters.clock import SystemClock
 from holdfire.adapters.net.cot_connection import CotConfig
@@ -35,14 +36,42 @@ def new_id() -> str:
 
 
 def build_service(settings: Settings) -> Service:
-    """Wire the embedded SQLite store, the tables (shipped, overridden from the data directory)
-    and the system clock. The caller starts and closes the service."""
+    """Wire the embedded SQLite store, the tables and the message catalog (shipped, overridden
+    from the data directory) and the system clock. The caller starts and closes the service."""
     return Service(
         store=SQLiteStore(settings.database),
         tables=load_tables(settings.data_dir),
         clock=SystemClock(),
         new_id=new_id,
+        catalog=load_catalog(settings.data_dir),
     )
+
+
+class Ticker:
+    """Lets time pass for the coordinator: re-sends, escalations, tracks turning stale."""
+
+    def __init__(self, service: Service, every_s: float = 1.0) -> None:
+        self._service = service
+        self._every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="holdfire-coordination")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every_s)
+            try:
+                await self._service.tick()
+            except Exception:  # a failed tick is retried on the next one; never stop the loop
+                log.exception("coordination tick failed")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +139,12 @@ class Running:
     http: HttpServer | None = None
     admin_token_file: Path | None = None  # written by this start (the first one)
     mqtt: MqttIngest | None = None
+    ticker: Ticker | None = None
 
     async def close(self) -> None:
         self.api.ready = False
+        if self.ticker is not None:
+            await self.ticker.close()
         if self.http is not None:
             await self.http.close()
         if self.mqtt is not None:
@@ -164,6 +196,8 @@ async def start_server(
     except BaseException:
         await running.close()
         raise
+    running.ticker = Ticker(service)
+    running.ticker.start()
     api.ready = True
     return running
 

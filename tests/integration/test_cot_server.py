@@ -1263,8 +1263,12 @@ async def test_the_same_uid_over_tcp_tls_and_udp_is_one_track(net: Net) -> None:
     assert not any(e.authenticated and e.reporter == uid for e in track.extras)
     await net.track("udp-mesh")
     assert net.cot.counters["udp-dropped-doctype"] == 1
-    no_alerts = [e for e in await net.store_events() if isinstance(e, AlertRaised)]
-    assert not no_alerts  # the three agree: no conflict
+    conflicts = [
+        e
+        for e in await net.store_events()
+        if isinstance(e, AlertRaised) and e.alert.kind is AlertKind.SECURITY
+    ]
+    assert not conflicts  # the three agree: no conflict (a 30 s old fix may well be STALE)
 
 
 # ---------------------------------------------------------------------------------------------

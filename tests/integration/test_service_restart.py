@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from holdfire.adapters.catalog import load_catalog
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.domain.checks import CheckRequest, ReasonCode, Verdict
 from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind
@@ -28,7 +29,9 @@ class FakeClock:
 
 
 def service(path: Path, clock: FakeClock) -> Service:
-    return Service(SQLiteStore(path), make_tables(), clock, lambda: uuid.uuid4().hex)
+    return Service(
+        SQLiteStore(path), make_tables(), clock, lambda: uuid.uuid4().hex, load_catalog(None)
+    )
 
 
 def fix(

@@ -10,6 +10,7 @@ from holdfire.api import (
     routes_admin,
     routes_checks,
     routes_coordination,
+    routes_messages,
     routes_picture,
     stream,
 )
@@ -31,7 +32,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.holdfire = ctx
-    for module in (routes_admin, routes_picture, routes_checks, routes_coordination, stream):
+    modules = (routes_admin, routes_picture, routes_checks, routes_coordination, routes_messages)
+    for module in (*modules, stream):
         app.include_router(module.router, prefix=PREFIX)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)

@@ -20,7 +20,8 @@ class ApiContext:
     counters: Counter[str] = field(default_factory=Counter)
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    """Async, so FastAPI calls it on the event loop instead of a worker thread."""
     ctx: ApiContext = request.app.state.holdfire
     return ctx
 

@@ -93,6 +93,17 @@ class UnitIn(Strict):
     status: UnitStatus = UnitStatus.ACTIVE
 
 
+class MessageIn(Strict):
+    to: Name = Field(description="A unit uid, group:NAME or pairing:ID")
+    code: Annotated[str, Field(min_length=2, max_length=40, examples=["WITHDRAWING_IN"])]
+    params: dict[str, str | int | float] = Field(default_factory=dict, max_length=20)
+    ack_required: bool | None = Field(None, description="Default: as the catalog says")
+    attachment: Text | None = Field(None, description="Free text, never translated")
+    sender_uid: Name | None = Field(
+        None, description="The unit it is from (must be bound to the token); default its one unit"
+    )
+
+
 class TokenIn(Strict):
     name: Name
     role: Role

@@ -7,7 +7,8 @@ changes them. Each message is `{"kind", "data"}`: a track is its GeoJSON Feature
 /tracks` gives it (a track that left the picture comes with `geometry: null` and
 `properties.removed`), a check its Clearance, an alert its record (an acknowledgement sends
 `{"id", "acked_at", "acked_by", "update": true}`), a measure its Feature (a cancelled one with
-`geometry: null` and `properties.status: "cancelled"`).
+`geometry: null` and `properties.status: "cancelled"`), a message one delivery as `GET
+/messages` lists it (sent, re-sent, acknowledged or escalated).
 
 A slow client costs bounded memory and never stalls the server: track updates are coalesced to
 the latest per uid (computed when sent), other messages queue up to a limit; past it the server
@@ -29,15 +30,22 @@ from holdfire.api.errors import ApiError
 from holdfire.api.routes_coordination import alert_record_to_dict
 from holdfire.api.routes_picture import in_bbox, parse_bbox
 from holdfire.codecs.geojson import removed_feature, track_feature
-from holdfire.codecs.json import clearance_to_dict, format_time, measure_to_feature
+from holdfire.codecs.json import (
+    clearance_to_dict,
+    delivery_to_dict,
+    format_time,
+    measure_to_feature,
+)
 from holdfire.domain.events import (
     AlertAcked,
     AlertRaised,
     CheckEvaluated,
+    DeliveriesUpdated,
     Event,
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
+    MessageSent,
     PositionReported,
     UnitRegistered,
 )
@@ -107,6 +115,9 @@ class Subscription:
                 self.queue.append({"kind": "alert", "data": data})
         elif isinstance(event, MeasureDefined | MeasureCancelled) and "measure" in self.kinds:
             self.queue.append({"kind": "measure", "data": _measure_data(event)})
+        elif isinstance(event, MessageSent | DeliveriesUpdated) and "message" in self.kinds:
+            for delivery in event.deliveries:
+                self.queue.append({"kind": "message", "data": delivery_to_dict(delivery)})
 
     def take(self) -> list[dict[str, Any]]:
         out = list(self.queue)

@@ -45,16 +45,20 @@ from holdfire.domain.decisions import Decision, DecisionKind, FiredNotice
 from holdfire.domain.errors import DomainError
 from holdfire.domain.events import (
     AlertAcked,
+    AlertCleared,
     AlertRaised,
     CheckEvaluated,
     CheckFired,
     DecisionRecorded,
+    DeliveriesUpdated,
     Event,
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     MessageKept,
     MessagesDelivered,
+    MessageSent,
+    PairingClosed,
     PairingCreated,
     PositionReported,
     TokenIssued,
@@ -72,6 +76,7 @@ from holdfire.domain.measures import (
     PolygonGeometry,
     Side,
 )
+from holdfire.domain.messages import Delivery, Message, ParamValue
 from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import Mobility
@@ -86,6 +91,8 @@ __all__ = [
     "clearance_to_dict",
     "decision_from_dict",
     "decision_to_dict",
+    "delivery_from_dict",
+    "delivery_to_dict",
     "event_from_dict",
     "event_to_dict",
     "event_type",
@@ -94,6 +101,8 @@ __all__ = [
     "format_time",
     "measure_from_feature",
     "measure_to_feature",
+    "message_from_dict",
+    "message_to_dict",
     "pairing_from_dict",
     "pairing_to_dict",
     "parse_time",
@@ -889,6 +898,111 @@ def token_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> ApiToken:
 
 
 # ---------------------------------------------------------------------------------------------
+# Messages and deliveries
+
+
+def _params(value: object, field: str) -> dict[str, ParamValue]:
+    d = _obj({} if value is None else value, field)
+    out: dict[str, ParamValue] = {}
+    for key, item in d.items():
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise CodecError(
+                f"{field}.{key}", f"must be a string or a number, got {type_name(item)}"
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            raise CodecError(f"{field}.{key}", "must be a finite number")
+        out[str(key)] = item
+    return out
+
+
+def message_to_dict(message: Message) -> JSONDict:
+    return {
+        "id": message.id,
+        "code": message.code,
+        "params": dict(message.params),
+        "to": message.to,
+        "sender": message.sender,
+        "sender_uid": message.sender_uid,
+        "created_at": _format_time(message.created_at, "created_at"),
+        "ack_required": message.ack_required,
+        "attachment": message.attachment,
+        "cause": message.cause,
+    }
+
+
+def message_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Message:
+    d = _obj(data, prefix.rstrip(".") or "message")
+    return _build(
+        prefix,
+        lambda: Message(
+            id=_str(d, "id", prefix),
+            code=_str(d, "code", prefix),
+            params=_params(d.get("params"), prefix + "params"),
+            to=_str(d, "to", prefix),
+            sender=_str(d, "sender", prefix),
+            created_at=_time(d, "created_at", prefix),
+            ack_required=_bool(d, "ack_required", prefix, True),
+            sender_uid=_opt_str(d, "sender_uid", prefix),
+            attachment=_opt_str(d, "attachment", prefix),
+            cause=_opt_str(d, "cause", prefix),
+        ),
+    )
+
+
+def delivery_to_dict(delivery: Delivery) -> JSONDict:
+    """The §5 delivery shape (`id`, `code`, `to`, `language`, `text`, `text_en`, `sent_at`,
+    `acked_at`) plus the message id and the acknowledgement bookkeeping."""
+    return {
+        "id": delivery.id,
+        "message_id": delivery.message_id,
+        "code": delivery.code,
+        "to": delivery.recipient,
+        "language": delivery.language,
+        "text": delivery.text,
+        "text_en": delivery.text_en,
+        "fallback": delivery.fallback,
+        "sent_at": _format_time(delivery.sent_at, "sent_at"),
+        "ack_required": delivery.ack_required,
+        "acked_at": _opt_time_out(delivery.acked_at, "acked_at"),
+        "acked_by": delivery.acked_by,
+        "attempts": delivery.attempts,
+        "escalated_at": _opt_time_out(delivery.escalated_at, "escalated_at"),
+    }
+
+
+def delivery_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> Delivery:
+    d = _obj(data, prefix.rstrip(".") or "delivery")
+    return _build(
+        prefix,
+        lambda: Delivery(
+            id=_str(d, "id", prefix),
+            message_id=_str(d, "message_id", prefix),
+            code=_str(d, "code", prefix),
+            recipient=_str(d, "to", prefix),
+            language=_str(d, "language", prefix),
+            text=_str(d, "text", prefix),
+            text_en=_str(d, "text_en", prefix),
+            sent_at=_time(d, "sent_at", prefix),
+            ack_required=_bool(d, "ack_required", prefix, True),
+            fallback=_bool(d, "fallback", prefix, False),
+            acked_at=_opt_time(d, "acked_at", prefix),
+            acked_by=_opt_str(d, "acked_by", prefix),
+            attempts=_int(d, "attempts", prefix),
+            escalated_at=_opt_time(d, "escalated_at", prefix),
+        ),
+    )
+
+
+def _deliveries_from(value: object, field: str) -> tuple[Delivery, ...]:
+    if not isinstance(value, list | tuple):
+        raise CodecError(field, f"must be an array, got {type_name(value)}")
+    return tuple(
+        delivery_from_dict(_obj(item, f"{field}[{i}]"), prefix=f"{field}[{i}].")
+        for i, item in enumerate(value)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Events
 
 EVENT_TYPES = (
@@ -907,6 +1021,10 @@ EVENT_TYPES = (
     "pairing",
     "token",
     "token_revoked",
+    "alert_cleared",
+    "pairing_closed",
+    "message",
+    "deliveries",
 )
 
 # Events that carry one record under one key: (class, tag, key, encode, decode).
@@ -942,6 +1060,14 @@ def event_type(event: Event) -> str:
         return "alert_acked"
     if isinstance(event, TokenRevoked):
         return "token_revoked"
+    if isinstance(event, AlertCleared):
+        return "alert_cleared"
+    if isinstance(event, PairingClosed):
+        return "pairing_closed"
+    if isinstance(event, MessageSent):
+        return "message"
+    if isinstance(event, DeliveriesUpdated):
+        return "deliveries"
     for cls, tag, _, _, _ in _RECORD_EVENTS:
         if isinstance(event, cls):
             return tag
@@ -1009,6 +1135,23 @@ def event_to_dict(event: Event) -> JSONDict:
             "at": _format_time(event.at, "at"),
             "by": event.by,
         }
+    if isinstance(event, AlertCleared):
+        return {"type": tag, "alert_id": event.alert_id, "at": _format_time(event.at, "at")}
+    if isinstance(event, PairingClosed):
+        return {
+            "type": tag,
+            "pairing_id": event.pairing_id,
+            "at": _format_time(event.at, "at"),
+            "reason": event.reason,
+        }
+    if isinstance(event, MessageSent):
+        return {
+            "type": tag,
+            "message": message_to_dict(event.message),
+            "deliveries": [delivery_to_dict(d) for d in event.deliveries],
+        }
+    if isinstance(event, DeliveriesUpdated):
+        return {"type": tag, "deliveries": [delivery_to_dict(d) for d in event.deliveries]}
     for cls, _, key, encode, _ in _RECORD_EVENTS:
         if isinstance(event, cls):
             return {"type": tag, key: encode(getattr(event, key))}
@@ -1069,6 +1212,21 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         return TokenRevoked(
             token_id=_str(d, "token_id", ""), at=_time(d, "at", ""), by=_str(d, "by", "")
         )
+    if tag == "alert_cleared":
+        return AlertCleared(alert_id=_str(d, "alert_id", ""), at=_time(d, "at", ""))
+    if tag == "pairing_closed":
+        return PairingClosed(
+            pairing_id=_str(d, "pairing_id", ""),
+            at=_time(d, "at", ""),
+            reason=_str(d, "reason", ""),
+        )
+    if tag == "message":
+        return MessageSent(
+            message=message_from_dict(_obj(_get(d, "message", ""), "message"), prefix="message."),
+            deliveries=_deliveries_from(_get(d, "deliveries", ""), "deliveries"),
+        )
+    if tag == "deliveries":
+        return DeliveriesUpdated(_deliveries_from(_get(d, "deliveries", ""), "deliveries"))
     for cls, record_tag, key, _, decode in _RECORD_EVENTS:
         if tag == record_tag:
             record = decode(_obj(_get(d, key, ""), key), prefix=f"{key}.")

@@ -2,8 +2,9 @@
 
 Every role may read. `reporter` writes only for the units bound to its token (reports, messages
 and acks) and may call a check fire, since anyone who sees an unsafe act may. `fires` asks
-checks and records what was fired and the human decisions on a check. `planner` keeps the
-registry, the measures and the pairings, and may cancel anyone's check fire. `admin` may do
+checks, records what was fired and the human decisions on a check, and may give the stop
+commands. `planner` keeps the registry, the measures and the pairings, sends messages,
+acknowledges for any recipient and may cancel anyone's check fire. `admin` may do
 everything, tokens included.
 """
 
@@ -34,12 +35,16 @@ class Action(StrEnum):
     MEASURES = "measures"  # POST|DELETE /measures
     PAIRINGS = "pairings"  # POST /pairings
     ACK_ALERT = "ack-alert"  # POST /alerts/{id}/ack (a reporter only for its bound units)
+    MESSAGE = "message"  # POST /messages (a reporter only as its bound unit)
+    ACK_FOR_OTHERS = "ack-for-others"  # POST /messages/{id}/ack for any recipient
     TOKENS = "tokens"  # token administration
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {
     Role.OBSERVER: frozenset({Action.READ}),
-    Role.REPORTER: frozenset({Action.READ, Action.REPORT, Action.CHECK_FIRE, Action.ACK_ALERT}),
+    Role.REPORTER: frozenset(
+        {Action.READ, Action.REPORT, Action.CHECK_FIRE, Action.ACK_ALERT, Action.MESSAGE}
+    ),
     Role.FIRES: frozenset(
         {
             Action.READ,
@@ -61,6 +66,8 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.MEASURES,
             Action.PAIRINGS,
             Action.ACK_ALERT,
+            Action.MESSAGE,
+            Action.ACK_FOR_OTHERS,
         }
     ),
     Role.ADMIN: frozenset(Action),

@@ -108,6 +108,7 @@ class Group(StrEnum):
     CONTACT = "contact"
     LOGISTICS = "logistics"
     PROTOCOL = "protocol"
+    COORDINATION = "coordination"  # holdfire's own prompts (separation, lookalike, overdue)
 
 
 class Priority(StrEnum):

@@ -8,6 +8,7 @@ from holdfire.domain.alerts import Alert
 from holdfire.domain.checks import Clearance
 from holdfire.domain.decisions import Decision, FiredNotice
 from holdfire.domain.measures import Measure
+from holdfire.domain.messages import Delivery, Message
 from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
@@ -119,6 +120,36 @@ class TokenRevoked:
     by: str
 
 
+@dataclass(frozen=True, slots=True)
+class AlertCleared:
+    """What an alert was about is over (a unit reported again, a pair closed up)."""
+
+    alert_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PairingClosed:
+    pairing_id: str
+    at: datetime
+    reason: str  # e.g. "MOUNTED from sqd-1"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSent:
+    """A message and its first deliveries, one per recipient."""
+
+    message: Message
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveriesUpdated:
+    """Deliveries acknowledged, re-sent or escalated (each as it now stands)."""
+
+    deliveries: tuple[Delivery, ...]
+
+
 Event = (
     UnitRegistered
     | PositionReported
@@ -135,4 +166,8 @@ Event = (
     | PairingCreated
     | TokenIssued
     | TokenRevoked
+    | AlertCleared
+    | PairingClosed
+    | MessageSent
+    | DeliveriesUpdated
 )

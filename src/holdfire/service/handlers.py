@@ -6,11 +6,13 @@ survives a crash. The picture is rebuilt from the store on start.
 """
 
 import gc
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from holdfire.domain.alerts import Alert, AlertKind
+from holdfire.domain.catalog import Catalog
 from holdfire.domain.checks import CheckRequest, Clearance, Verdict
 from holdfire.domain.decisions import Decision, DecisionKind, FiredNotice
 from holdfire.domain.errors import DomainError, NotAllowed, NotFound
@@ -30,15 +32,30 @@ from holdfire.domain.events import (
     PositionReported,
     UnitRegistered,
 )
-from holdfire.domain.measures import Measure, MeasureKind
+from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind, PolygonGeometry
+from holdfire.domain.messages import Delivery, Message, ParamValue, check_address
 from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import Tables
+from holdfire.domain.tracks import TrackState
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import evaluate
+from holdfire.engine.coordination import CoordinationConfig, Coordinator, Outcome
 from holdfire.engine.picture import Picture, ReportOutcome
+from holdfire.geo import distance_m, parse_mgrs, to_mgrs
 from holdfire.service.bus import EventHub
+from holdfire.service.messaging import outcome_events
 from holdfire.service.ports import AlertRecord, Clock, Store
+
+CHECK_FIRE_RADIUS_M = 1000.0  # a check fire called on a grid covers at least this around it
+
+
+def lookalike_families(tables: Tables) -> frozenset[str]:
+    """Families fielded by more than one nation: their look proves nothing about whose they are."""
+    nations: dict[str, set[str]] = {}
+    for equipment in tables.equipment.values():
+        nations.setdefault(equipment.family, set()).update(equipment.fielded_by)
+    return frozenset(family for family, who in nations.items() if len(who) > 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +69,21 @@ class Service:
     """The application: picture + store + clock + id source."""
 
     def __init__(
-        self, store: Store, tables: Tables, clock: Clock, new_id: Callable[[], str]
+        self,
+        store: Store,
+        tables: Tables,
+        clock: Clock,
+        new_id: Callable[[], str],
+        catalog: Catalog,
+        coordination: CoordinationConfig | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        self.catalog = catalog
         self.picture = Picture(tables)
+        self.coordinator = Coordinator(
+            self.picture, catalog, new_id, coordination, lookalike_families(tables)
+        )
         self.kept_messages: tuple[MessageKept, ...] = ()  # as loaded at start, for the channels
         self.pairings: dict[str, Pairing] = {}
         self.hub = EventHub()
@@ -74,6 +101,23 @@ class Service:
             self.picture.define_measure(measure)
         self.kept_messages = state.mailbox
         self.pairings = {p.id: p for p in state.pairings}
+        states = {AlertKind.STALE: TrackState.STALE, AlertKind.LOST: TrackState.LOST}
+        self.coordinator.restore(
+            state.pairings,
+            state.messages,
+            state.deliveries,
+            {
+                r.alert.subjects[0]: (r.id, states[r.alert.kind])
+                for r in state.alerts
+                if r.alert.kind in states and r.alert.subjects
+            },
+            [
+                r.alert.subjects[0]
+                for r in state.alerts
+                if r.alert.kind is AlertKind.LOOKALIKE_ARRIVAL and r.alert.subjects
+            ],
+            self.clock.now(),
+        )
         # The rebuilt picture lives as long as the process: keep the cyclic collector from
         # walking its million objects again on every collection (pauses of 0.1-0.6 s).
         gc.collect()
@@ -83,8 +127,10 @@ class Service:
         await self.store.close()
 
     async def register_unit(self, unit: Unit, *, by: str) -> None:
+        now = self.clock.now()
         self.picture.register_unit(unit)
-        await self._record([UnitRegistered(unit, self.clock.now(), by)])
+        outcome = self.coordinator.registered(unit, now)
+        await self._record([UnitRegistered(unit, now, by), *outcome_events(outcome, now)])
 
     async def report(self, report: PositionReport) -> ReportResult:
         return (await self.reports([report]))[0]
@@ -93,12 +139,16 @@ class Service:
         """Apply a batch of reports; one durable write for the whole batch."""
         events: list[Event] = []
         results = []
+        now = self.clock.now()
         for report in reports:
             outcome = self.picture.apply_report(report)
             produced = self._report_events(report, outcome)
             alert_ids = tuple(e.alert_id for e in produced if isinstance(e, AlertRaised))
             results.append(ReportResult(outcome.applied, outcome.detail, alert_ids))
             events += produced
+            if outcome.applied:
+                followed = self.coordinator.reported(outcome.report or report, now)
+                events += outcome_events(followed, now)
         await self._record(events)
         return results
 
@@ -165,8 +215,40 @@ class Service:
                 created_at=now,
             )
             events.append(AlertRaised(self._new_id(), alert))
+        events += outcome_events(self._warn_of_fires(clearance, notice.id, now), now)
         await self._record(events)
         return notice
+
+    def _warn_of_fires(self, clearance: Clearance, cause: str, now: datetime) -> Outcome:
+        """Friendly units within twice the footprint hear of the fires in their language:
+        DANGER_CLOSE_WARNING inside the danger-close distance, FRIENDLY_FIRES beyond it."""
+        request, tables = clearance.request, self.picture.tables
+        weapon = tables.weapons.get(clearance.weapon) or tables.worst_weapon()
+        error = sum(
+            v if math.isfinite(v) else 0.0
+            for v in (request.tle_m, weapon.cep_m, request.cell_m, request.datum_error_m)
+        )
+        footprint = weapon.red01_m + error
+        close = max(weapon.red01_m, weapon.danger_close_m) + error
+        target = clearance.target
+        grid = to_mgrs(target.lat, target.lon, 4)
+        outcome = Outcome()
+        for uid in self.coordinator.units_near(target.lat, target.lon, 2 * footprint, now):
+            unit = self.picture.unit(uid)
+            if unit is None or not self.picture.affiliation_of(uid).friendly:
+                continue
+            track = self.picture.track(uid)
+            assert track is not None  # units_near only returns located units
+            gap = distance_m(target.lat, target.lon, track.latest.lat, track.latest.lon)
+            if gap <= close:
+                params: dict[str, ParamValue] = {"distance_m": round(gap), "grid": grid}
+                outcome.merge(
+                    self.coordinator.notify("DANGER_CLOSE_WARNING", params, [uid], now, cause)
+                )
+            else:
+                params = {"grid": grid, "minutes": 0, "weapon": weapon.name}
+                outcome.merge(self.coordinator.notify("FRIENDLY_FIRES", params, [uid], now, cause))
+        return outcome
 
     async def _unanswered_verdict(self, clearance: Clearance, now: datetime) -> str | None:
         if clearance.verdict is Verdict.HOLD:
@@ -220,23 +302,40 @@ class Service:
 
     async def call_check_fire(self, measure: Measure) -> Measure:
         """A check fire (anyone who sees an unsafe act may call one) holds every check it
-        covers until its originator or a planner cancels it; planners are alerted at once."""
+        covers until its originator or a planner cancels it; planners are alerted at once and
+        every unit inside it (or the unit it names) is told, in its language."""
         if measure.kind is not MeasureKind.CHECKFIRE:
             raise DomainError("properties.kind", "a check fire has kind CHECKFIRE")
+        now = self.clock.now()
         by = measure.originator or "unknown"
         where = f"unit {measure.unit}" if measure.geometry is None else "an area"
+        alert_id = self._new_id()
         alert = Alert(
             AlertKind.CHECK_FIRE,
             subjects=(measure.id,) + ((measure.unit,) if measure.unit else ()),
             detail=f"CHECK FIRE called by {by} on {where}: every check it covers is HOLD "
             "until its originator or a planner cancels it",
-            created_at=self.clock.now(),
+            created_at=now,
         )
         self.picture.define_measure(measure)
-        await self._record(
-            [MeasureDefined(measure, self.clock.now(), by), AlertRaised(self._new_id(), alert)]
-        )
+        told = self.coordinator.notify(
+            "CHECK_FIRE", self._stop_params(measure), self.coordinator.units_inside(measure, now),
+            now, measure.id,
+        )  # fmt: skip
+        events: list[Event] = [MeasureDefined(measure, now, by), AlertRaised(alert_id, alert)]
+        await self._record(events + outcome_events(told, now))
         return measure
+
+    def _stop_params(self, measure: Measure) -> dict[str, ParamValue]:
+        geometry = measure.geometry
+        if isinstance(geometry, CircleGeometry):
+            return {"grid": to_mgrs(geometry.lat, geometry.lon, 4)}
+        if isinstance(geometry, PolygonGeometry):
+            ring = geometry.rings[0][:-1]
+            lat, lon = sum(p[1] for p in ring) / len(ring), sum(p[0] for p in ring) / len(ring)
+            return {"grid": to_mgrs(lat, lon, 4)}
+        unit = self.picture.unit(measure.unit or "")
+        return {"unit": unit.callsign if unit is not None else (measure.unit or "")}
 
     async def cancel_check_fire(self, measure_id: str, *, by: str, any_originator: bool) -> None:
         measure = self.picture.measure(measure_id)
@@ -247,7 +346,13 @@ class Service:
                 f"check fire {measure_id} was called by {measure.originator}; only its "
                 "originator or a planner may cancel it"
             )
-        await self.cancel_measure(measure_id, by=by)
+        now = self.clock.now()
+        told = self.coordinator.notify(
+            "CANCEL_CHECK_FIRE", self._stop_params(measure),
+            self.coordinator.units_inside(measure, now), now, measure.id,
+        )  # fmt: skip
+        self.picture.cancel_measure(measure_id)
+        await self._record([MeasureCancelled(measure_id, now, by), *outcome_events(told, now)])
 
     async def create_pairing(
         self, vehicle: str, dismounts: tuple[str, ...], max_separation_m: float | None, by: str
@@ -261,8 +366,131 @@ class Service:
             self._new_id(), vehicle, dismounts, self.clock.now(), by, max_separation_m
         )
         self.pairings[pairing.id] = pairing
+        self.coordinator.watch(pairing)
         await self._record([PairingCreated(pairing)])
         return pairing
+
+    # --- messages --------------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        code: str,
+        params: Mapping[str, object],
+        to: str,
+        *,
+        sender: str,
+        sender_uid: str | None = None,
+        ack_required: bool | None = None,
+        attachment: str | None = None,
+        cancel_any: bool = False,
+    ) -> tuple[Message, list[Delivery]]:
+        """Send a catalog message; each recipient gets it in its own language.
+
+        CHECK_FIRE also holds every check it covers until cancelled: an area around its `grid`
+        (at least CHECK_FIRE_RADIUS_M), else the named `unit`, else each unit addressed.
+        CANCEL_CHECK_FIRE ends the sender's matching check fires (by `grid` or `unit`; with
+        neither, all of the sender's own); `cancel_any` (a planner) may end anyone's by grid
+        or unit. Nothing is sent if a parameter is wrong or nothing matches.
+        """
+        code = code.strip().upper()
+        values = self.catalog.validate_params(code, dict(params))
+        now = self.clock.now()
+        to = check_address(to)
+        recipients = self.coordinator.recipients(to, exclude=sender_uid)
+        message = Message(
+            id=self._new_id(),
+            code=code,
+            params=values,
+            to=to,
+            sender=sender,
+            created_at=now,
+            ack_required=(
+                self.catalog.definition(code).ack_required if ack_required is None else ack_required
+            ),
+            sender_uid=sender_uid,
+            attachment=attachment,
+        )
+        events: list[Event] = []
+        if code == "CHECK_FIRE":
+            for measure in self._new_check_fires(message, [u.uid for u in recipients]):
+                self.picture.define_measure(measure)
+                events.append(MeasureDefined(measure, now, sender))
+        elif code == "CANCEL_CHECK_FIRE":
+            for measure in self._check_fires_to_cancel(message, cancel_any):
+                self.picture.cancel_measure(measure.id)
+                events.append(MeasureCancelled(measure.id, now, sender))
+        outcome = self.coordinator.send(message, now)
+        self.pairings.update({p.id: p for p in outcome.pairings})
+        for pid in outcome.closed_pairings:
+            self.pairings.pop(pid, None)
+        events += outcome_events(outcome, now, sent=(message,))
+        await self._record(events)
+        return message, [d for d in outcome.deliveries if d.message_id == message.id]
+
+    def _unit_named(self, name: str) -> str | None:
+        """A uid, or the uid of the one unit with that callsign."""
+        if self.picture.unit(name) is not None:
+            return name
+        matches = [u.uid for u in self.picture.units() if u.callsign.lower() == name.lower()]
+        return matches[0] if len(matches) == 1 else None
+
+    def _new_check_fires(self, message: Message, recipients: list[str]) -> list[Measure]:
+        grid, unit = message.params.get("grid"), message.params.get("unit")
+        if isinstance(grid, str):
+            location = parse_mgrs(grid)
+            circle = CircleGeometry(
+                location.lat, location.lon, max(CHECK_FIRE_RADIUS_M, location.cell_m)
+            )
+            return [self._check_fire(message, f"CHECK FIRE {grid}", circle, None)]
+        if isinstance(unit, str):
+            uid = self._unit_named(unit)
+            if uid is None:
+                raise DomainError("params.unit", f"{unit!r} names no single registered unit")
+            targets = [uid]
+        else:
+            targets = recipients
+        return [self._check_fire(message, f"CHECK FIRE {uid}", None, uid) for uid in targets]
+
+    def _check_fire(
+        self, message: Message, name: str, geometry: CircleGeometry | None, unit: str | None
+    ) -> Measure:
+        return Measure(
+            id=self._new_id(),
+            kind=MeasureKind.CHECKFIRE,
+            geometry=geometry,
+            name=name,
+            unit=unit,
+            originator=message.sender,
+        )
+
+    def _check_fires_to_cancel(self, message: Message, cancel_any: bool) -> list[Measure]:
+        grid, unit = message.params.get("grid"), message.params.get("unit")
+        active = [m for m in self.picture.measures() if m.kind is MeasureKind.CHECKFIRE]
+        if isinstance(grid, str):
+            chosen = [m for m in active if m.name == f"CHECK FIRE {grid}"]
+        elif isinstance(unit, str):
+            uid = self._unit_named(unit) or unit
+            chosen = [m for m in active if m.unit == uid]
+        else:
+            chosen = [m for m in active if m.originator == message.sender]
+        if not cancel_any:
+            chosen = [m for m in chosen if m.originator == message.sender]
+        if not chosen:
+            raise DomainError("params", f"no active check fire of {message.sender}'s matches")
+        return chosen
+
+    async def ack_message(self, key: str, *, by: str, recipient: str | None) -> list[Delivery]:
+        """Acknowledge a message or delivery (id or 8+ character prefix) for `recipient`, or
+        for every recipient still pending when None (a planner acknowledging for them)."""
+        now = self.clock.now()
+        outcome = self.coordinator.ack(key, now, by=by, recipient=recipient)
+        await self._record(outcome_events(outcome, now))
+        return outcome.updated
+
+    async def tick(self) -> None:
+        """Time passed: re-send what is unanswered, escalate, notice tracks turning stale."""
+        now = self.clock.now()
+        await self._record(outcome_events(self.coordinator.tick(now), now))
 
     async def ack_alert(self, alert_id: str, *, by: str) -> AlertRecord:
         """Acknowledge an alert (receipt, not resolution); the first acknowledgement stands."""

@@ -17,6 +17,7 @@ from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.decisions import Decision, FiredNotice
 from holdfire.domain.events import Event, MessageKept
 from holdfire.domain.measures import Measure
+from holdfire.domain.messages import Delivery, Message
 from holdfire.domain.pairings import Pairing
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
@@ -31,6 +32,17 @@ class StoreError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as kept, with whether (and by whom) it was acknowledged."""
+
+    id: str
+    alert: Alert
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    cleared_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredState:
     """The current state a store rebuilds the picture from at start-up."""
 
@@ -39,17 +51,10 @@ class StoredState:
     measures: tuple[Measure, ...]  # every measure not cancelled
     last_seq: int  # sequence number of the last event in the log (0 when empty)
     mailbox: tuple[MessageKept, ...] = ()  # messages still kept for offline recipients
-    pairings: tuple[Pairing, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRecord:
-    """An alert as kept, with whether (and by whom) it was acknowledged."""
-
-    id: str
-    alert: Alert
-    acked_at: datetime | None = None
-    acked_by: str | None = None
+    pairings: tuple[Pairing, ...] = ()  # open ones
+    messages: tuple[Message, ...] = ()  # those the deliveries below belong to
+    deliveries: tuple[Delivery, ...] = ()  # awaiting acknowledgement, and every WITHDRAWING_IN
+    alerts: tuple[AlertRecord, ...] = ()  # open STALE/LOST/SEPARATION, every LOOKALIKE_ARRIVAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +126,24 @@ class Store(Protocol):
         cursor: str | None = None,
         kind: str | None = None,
         unacked: bool = False,
+        open_only: bool = False,
     ) -> tuple[list[AlertRecord], str | None]:
         """Alerts newest first, with an opaque cursor for the next page."""
         ...
+
+    async def list_deliveries(
+        self,
+        *,
+        recipient: str | None = None,
+        message_id: str | None = None,
+        pending: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        """Deliveries newest first, filtered, with an opaque cursor for the next page."""
+        ...
+
+    async def get_message(self, message_id: str) -> Message | None: ...
 
     async def find_token(self, secret_hash: str) -> ApiToken | None:
         """The active (not revoked) token with this secret hash, or None."""

@@ -57,6 +57,8 @@ from holdfire.codecs.json import (
     clearance_to_dict,
     decision_from_dict,
     decision_to_dict,
+    delivery_from_dict,
+    delivery_to_dict,
     event_from_dict,
     event_to_dict,
     event_type,
@@ -65,6 +67,8 @@ from holdfire.codecs.json import (
     format_time,
     measure_from_feature,
     measure_to_feature,
+    message_from_dict,
+    message_to_dict,
     pairing_from_dict,
     pairing_to_dict,
     parse_time,
@@ -80,6 +84,7 @@ from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.errors import DomainError
 from holdfire.domain.events import (
     AlertAcked,
+    AlertCleared,
     AlertRaised,
     CheckEvaluated,
     CheckFired,
@@ -90,11 +95,15 @@ from holdfire.domain.events import (
     MeasureDefined,
     MessageKept,
     MessagesDelivered,
+    MessageSent,
+    PairingClosed,
     PairingCreated,
     PositionReported,
     TokenIssued,
+    TokenRevoked,
     UnitRegistered,
 )
+from holdfire.domain.messages import Delivery, Message
 from holdfire.domain.numbers import require_instant
 from holdfire.service.ports import AlertRecord, CheckRecords, StoredState, StoreError
 
@@ -206,6 +215,29 @@ CREATE TABLE IF NOT EXISTS tokens (
     body        TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tokens_active_name ON tokens (name) WHERE revoked = 0;
+
+CREATE TABLE IF NOT EXISTS alert_clears (
+    alert_id TEXT PRIMARY KEY,
+    at       TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id   TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id         TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    pending    INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_recipient ON deliveries (recipient);
+CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries (message_id);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (pending) WHERE pending = 1;
 """
 
 _INSERT_EVENT: Final = "INSERT INTO events (type, at, body) VALUES (?, ?, ?)"
@@ -257,6 +289,21 @@ _REVOKE_TOKEN: Final = (
     "UPDATE tokens SET revoked = 1, body = json_set(body, '$.revoked_at', ?) "
     "WHERE id = ? AND revoked = 0"
 )
+
+
+_CLEAR_ALERT: Final = "INSERT OR IGNORE INTO alert_clears (alert_id, at) VALUES (?, ?)"
+_CLOSE_PAIRING: Final = "DELETE FROM pairings WHERE id = ?"
+_INSERT_MESSAGE: Final = "INSERT INTO messages (id, code, body) VALUES (?, ?, ?)"
+_UPSERT_DELIVERY: Final = (
+    "INSERT INTO deliveries (id, message_id, recipient, code, pending, body) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "pending = excluded.pending, body = excluded.body"
+)
+
+
+def _delivery_row(d: Delivery) -> tuple[str, tuple[Any, ...]]:
+    body = _dumps(delivery_to_dict(d))
+    return _UPSERT_DELIVERY, (d.id, d.message_id, d.recipient, d.code, int(d.pending), body)
 
 
 def _micros(value: datetime) -> int:
@@ -353,9 +400,24 @@ def _encode(event: Event) -> _Row:
         t = event.token
         at = format_time(t.created_at)
         sql, params = _INSERT_TOKEN, (t.id, t.name, t.secret_hash, _dumps(token_to_dict(t)))
-    else:
+    elif isinstance(event, TokenRevoked):
         at = format_time(event.at)
         sql, params = _REVOKE_TOKEN, (at, event.token_id)
+    elif isinstance(event, AlertCleared):
+        at = format_time(event.at)
+        sql, params = _CLEAR_ALERT, (event.alert_id, at)
+    elif isinstance(event, PairingClosed):
+        at = format_time(event.at)
+        sql, params = _CLOSE_PAIRING, (event.pairing_id,)
+    elif isinstance(event, MessageSent):
+        message = event.message
+        at = format_time(message.created_at)
+        state = [(_INSERT_MESSAGE, (message.id, message.code, _dumps(message_to_dict(message))))]
+        state += [_delivery_row(d) for d in event.deliveries]
+        return _Row(type=tag, at=at, body=body, state=tuple(state))
+    else:
+        at = format_time(max((d.sent_at for d in event.deliveries), default=_EPOCH))
+        return _Row(tag, at, body, tuple(_delivery_row(d) for d in event.deliveries))
     return _Row(type=tag, at=at, body=body, state=((sql, params),))
 
 
@@ -385,9 +447,12 @@ def _require_limit(limit: int) -> None:
         raise DomainError("limit", f"must be a whole number >= 1, got {limit!r}")
 
 
+# Alerts the coordinator picks up again at a start (open ones; every lookalike arrival).
+_KEPT_ALERTS: Final = "'STALE', 'LOST', 'SEPARATION', 'LOOKALIKE_ARRIVAL'"
 _SELECT_ALERTS: Final = (
-    "SELECT a.rowid, a.id, a.body, k.at, k.by FROM alerts a "
-    "LEFT JOIN alert_acks k ON k.alert_id = a.id"
+    "SELECT a.rowid, a.id, a.body, k.at, k.by, c.at FROM alerts a "
+    "LEFT JOIN alert_acks k ON k.alert_id = a.id "
+    "LEFT JOIN alert_clears c ON c.alert_id = a.id"
 )
 
 
@@ -688,12 +753,37 @@ class SQLiteStore:
                     self._decode("pairing", pid, body, pairing_from_dict)
                     for pid, body in conn.execute("SELECT id, body FROM pairings ORDER BY rowid")
                 )
+                deliveries = tuple(
+                    self._decode("delivery", did, body, delivery_from_dict)
+                    for did, body in conn.execute(
+                        "SELECT id, body FROM deliveries "
+                        "WHERE pending = 1 OR code = 'WITHDRAWING_IN' ORDER BY rowid"
+                    )
+                )
+                wanted = sorted({d.message_id for d in deliveries})
+                messages = tuple(
+                    self._decode("message", mid, body, message_from_dict)
+                    for mid, body in conn.execute(
+                        "SELECT id, body FROM messages WHERE id IN "
+                        "(SELECT value FROM json_each(?)) ORDER BY rowid",
+                        (_dumps(wanted),),
+                    )
+                )
+                alerts = tuple(
+                    self._alert_record(row[1:])
+                    for row in conn.execute(
+                        f"{_SELECT_ALERTS} WHERE a.kind IN ({_KEPT_ALERTS}) AND "
+                        "(c.alert_id IS NULL OR a.kind = 'LOOKALIKE_ARRIVAL') ORDER BY a.rowid"
+                    )
+                )
                 last_seq = int(
                     conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                 )
             finally:
                 conn.execute("COMMIT")
-            return StoredState(units, reports, measures, last_seq, mailbox, pairings)
+            return StoredState(
+                units, reports, measures, last_seq, mailbox, pairings, messages, deliveries, alerts
+            )
 
         return await self._read(work)
 
@@ -778,10 +868,11 @@ class SQLiteStore:
         return await self._read(work)
 
     def _alert_record(self, row: tuple[Any, ...]) -> AlertRecord:
-        alert_id, body, acked_at, acked_by = row
+        alert_id, body, acked_at, acked_by, cleared_at = row
         _, alert = self._decode("alert", alert_id, body, alert_from_dict)
         acked = None if acked_at is None else parse_time(str(acked_at))
-        return AlertRecord(str(alert_id), alert, acked, acked_by)
+        cleared = None if cleared_at is None else parse_time(str(cleared_at))
+        return AlertRecord(str(alert_id), alert, acked, acked_by, cleared)
 
     async def get_alert(self, alert_id: str) -> AlertRecord | None:
         def work(conn: sqlite3.Connection) -> AlertRecord | None:
@@ -797,11 +888,15 @@ class SQLiteStore:
         cursor: str | None = None,
         kind: str | None = None,
         unacked: bool = False,
+        open_only: bool = False,
     ) -> tuple[list[AlertRecord], str | None]:
-        """Newest first; ``unacked`` keeps only those nobody has acknowledged."""
+        """Newest first; ``unacked`` keeps only those nobody has acknowledged, ``open_only``
+        those not cleared."""
         _require_limit(limit)
         clauses: list[str] = []
         params: list[Any] = []
+        if open_only:
+            clauses.append("c.alert_id IS NULL")
         if kind is not None:
             clauses.append("a.kind = ?")
             params.append(kind)
@@ -823,6 +918,54 @@ class SQLiteStore:
             if len(rows) > limit:
                 next_cursor = _encode_cursor(int(page[-1][0]), str(page[-1][1]))
             return items, next_cursor
+
+        return await self._read(work)
+
+    async def list_deliveries(
+        self,
+        *,
+        recipient: str | None = None,
+        message_id: str | None = None,
+        pending: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        """Deliveries newest first (by when they were first sent)."""
+        _require_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("recipient", recipient), ("message_id", message_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if pending:
+            clauses.append("pending = 1")
+        if cursor is not None:
+            clauses.append("rowid < ?")
+            params.append(_decode_cursor(cursor)[0])
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT rowid, id, body FROM deliveries{where} ORDER BY rowid DESC LIMIT ?"
+        params.append(limit + 1)
+
+        def work(conn: sqlite3.Connection) -> tuple[list[Delivery], str | None]:
+            rows = conn.execute(sql, params).fetchall()
+            page = rows[:limit]
+            items = [
+                self._decode("delivery", did, body, delivery_from_dict) for _, did, body in page
+            ]
+            more = len(rows) > limit
+            return items, _encode_cursor(int(page[-1][0]), str(page[-1][1])) if more else None
+
+        return await self._read(work)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        def work(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute("SELECT body FROM messages WHERE id = ?", (message_id,)).fetchone()
+            return (
+                None
+                if row is None
+                else self._decode("message", message_id, row[0], message_from_dict)
+            )
 
         return await self._read(work)
 

@@ -1,0 +1,33 @@
+"""From what the coordinator decided to the events the store records and the hub publishes."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from holdfire.domain.events import (
+    AlertCleared,
+    AlertRaised,
+    DeliveriesUpdated,
+    Event,
+    MessageSent,
+    PairingClosed,
+    PairingCreated,
+)
+from holdfire.domain.messages import Delivery, Message
+from holdfire.engine.coordination import Outcome
+
+
+def outcome_events(outcome: Outcome, now: datetime, sent: Sequence[Message] = ()) -> list[Event]:
+    """Alerts first (a prompt's cause is recorded before the prompt), then the messages `sent`
+    and holdfire's own, each with its deliveries, then the updates."""
+    events: list[Event] = [AlertRaised(alert_id, alert) for alert_id, alert in outcome.alerts]
+    events += [PairingCreated(pairing) for pairing in outcome.pairings]
+    by_message: dict[str, list[Delivery]] = {}
+    for delivery in outcome.deliveries:
+        by_message.setdefault(delivery.message_id, []).append(delivery)
+    for message in (*sent, *outcome.messages):
+        events.append(MessageSent(message, tuple(by_message.pop(message.id, ()))))
+    if outcome.updated:
+        events.append(DeliveriesUpdated(tuple(outcome.updated)))
+    events += [AlertCleared(alert_id, now) for alert_id in dict.fromkeys(outcome.cleared)]
+    events += [PairingClosed(pid, now, "mounted") for pid in outcome.closed_pairings]
+    return events
