@@ -107,7 +107,11 @@ def feature(kind: str, geometry: dict[str, Any], **properties: Any) -> dict[str,
 
 
 async def check(c: httpx.AsyncClient, at: tuple[float, float], **fields: Any) -> dict[str, Any]:
-    body = {"target": {"lat": at[0], "lon": at[1]}, "weapon": WEAPON, **fields}
+    body = {
+        "target": {"lat": at[0], "lon": at[1]},
+        "weapon": WEAPON,
+        **fields,
+    }  # fields may replace the target
     r = await c.post("/checks", json=body)
     assert r.status_code == 200, r.text
     result: dict[str, Any] = r.json()
@@ -240,6 +244,21 @@ async def _cases(api: Api) -> list[Case]:
             "/alerts/{unit_r_alert}/ack",
             frozenset({"reporter", "fires", "planner", "admin"}),
         ),
+        Case("GET", "/catalog", everyone),
+        Case("GET", "/messages", everyone),
+        Case(
+            "POST",
+            "/messages",
+            frozenset({"reporter", "planner", "admin"}),
+            {"to": "unit-v", "code": "WAIT_FOR_US"},
+        ),
+        Case(
+            "POST",
+            "/messages",
+            frozenset({"reporter", "fires", "planner", "admin"}),
+            {"to": "unit-v", "code": "CEASE_FIRE"},
+        ),
+        Case("POST", "/messages/{msg_to_unit_r}/ack", frozenset({"reporter", "planner", "admin"})),
         Case("GET", "/tokens", frozenset({"admin"})),
         Case("POST", "/tokens", frozenset({"admin"}), {"name": "{fresh_name}", "role": "observer"}),
         Case("DELETE", "/tokens/{new_token}", frozenset({"admin"})),
@@ -260,6 +279,12 @@ async def _fill(api: Api, role: str, text: str, n: int) -> str:
             center = offset(FAR, 90, 20_000 + 500 * n)
             await c.post("/measures", json=feature("RFA", polygon_around(center, 300)))
             text = text.replace("{rfa_check}", (await check(c, center))["id"])
+        if "{msg_to_unit_r}" in text:
+            r = await c.post(
+                "/messages",
+                json={"to": "unit-r", "code": "RALLY_POINT", "params": {"grid": "37UCB1212"}},
+            )
+            text = text.replace("{msg_to_unit_r}", r.json()["id"])
         if "{unit_r_alert}" in text:
             alert_id = await api.running.service.security_event("test", ("unit-r",))
             text = text.replace("{unit_r_alert}", alert_id)
@@ -641,6 +666,83 @@ async def test_alerts_are_acknowledged_once(api: Api) -> None:
     async with api.client("reporter") as c:
         assert (await c.post(f"/alerts/{other}/ack")).status_code == 403
         assert (await c.post("/alerts/nope/ack")).status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+async def test_messages_reach_each_recipient_in_its_language(api: Api) -> None:
+    async with api.client("planner") as c:
+        await put_unit(c, "unit-r", language="ru", group="sec-1")
+        await put_unit(c, "sqd-1", language="ko", mobility="dismounted", group="sec-1")
+        await put_unit(c, "sqd-2", language="uk", mobility="dismounted", group="sec-1")
+        catalog = (await c.get("/catalog")).json()
+        assert {"en", "ru", "uk", "ko"} <= set(catalog["languages"])
+        r = await c.post(
+            "/messages",
+            json={
+                "to": "group:sec-1",
+                "code": "WITHDRAWING_IN",
+                "params": {"minutes": 2, "rally_grid": "37UCB1212"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        sent = r.json()
+        assert {d["to"]: d["language"] for d in sent["deliveries"]} == {
+            "unit-r": "ru",
+            "sqd-1": "ko",
+            "sqd-2": "uk",
+        }
+        for d in sent["deliveries"]:
+            assert "37UCB1212" in d["text"] and "2" in d["text"] and d["text"] != d["text_en"]
+            assert d["text_en"].startswith("Withdrawing") and d["acked_at"] is None
+        listed = (await c.get("/messages", params={"to": "sqd-1"})).json()["items"]
+        assert [d["message_id"] for d in listed] == [sent["id"]]
+        bad = await c.post(
+            "/messages",
+            json={
+                "to": "sqd-1",
+                "code": "WITHDRAWING_IN",
+                "params": {"minutes": -3, "rally_grid": "37UCB1212"},
+            },
+        )
+        assert bad.status_code == 422 and bad.json()["field"] == "params.minutes"
+        bad = await c.post("/messages", json={"to": "sqd-1", "code": "NO_SUCH_THING"})
+        assert bad.status_code == 422 and bad.json()["field"] == "code"
+        bad = await c.post("/messages", json={"to": "ghost", "code": "WAIT_FOR_US"})
+        assert bad.status_code == 422 and bad.json()["field"] == "to"
+    async with api.client("reporter") as c:  # bound to unit-r
+        r = await c.post(f"/messages/{sent['id'][:8]}/ack")
+        assert r.status_code == 200 and [d["to"] for d in r.json()["items"]] == ["unit-r"]
+        assert (
+            await c.post(f"/messages/{sent['id']}/ack", params={"for": "sqd-1"})
+        ).status_code == 403
+    async with api.client("planner") as c:
+        r = await c.post(f"/messages/{sent['id']}/ack", params={"for": "sqd-1"})
+        assert r.json()["items"][0]["acked_by"] == "planner"
+        pending = (await c.get("/messages", params={"pending": True})).json()["items"]
+        assert [d["to"] for d in pending] == ["sqd-2"]
+        assert (await c.post("/messages/ffffffffffff/ack")).status_code == 404
+
+
+async def test_a_check_fire_message_holds_checks_until_cancelled(api: Api) -> None:
+    async with api.client("admin") as c:
+        await put_unit(c, "bty-1", language="ru", mobility="tracked")
+    grid = "37UCB1212"
+    async with api.client("fires") as c:
+        r = await c.post(
+            "/messages", json={"to": "bty-1", "code": "CHECK_FIRE", "params": {"grid": grid}}
+        )
+        assert r.status_code == 201, r.text
+        body = await check(c, FAR, target={"grid": grid})
+        assert body["verdict"] == "HOLD" and "CHECK_FIRE" in {x["code"] for x in body["reasons"]}
+        r = await c.post(
+            "/messages", json={"to": "bty-1", "code": "CANCEL_CHECK_FIRE", "params": {"grid": grid}}
+        )
+        assert r.status_code == 201
+        body = await check(c, FAR, target={"grid": grid})
+        assert "CHECK_FIRE" not in {x["code"] for x in body["reasons"]}
 
 
 # ---------------------------------------------------------------------------------------------
