@@ -504,6 +504,9 @@ class SQLiteStore:
         self._writer: threading.Thread | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
+        # Token lookups run on the caller's thread: one indexed row, read under WAL without
+        # waiting for any writer, costs less than handing it to the reader thread and back.
+        self._token_conn: sqlite3.Connection | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._last_seq = 0
         self._open = False
@@ -514,6 +517,11 @@ class SQLiteStore:
         if self._open:
             return
         await asyncio.to_thread(self._open_sync)
+        try:
+            self._token_conn = self._connect()
+            self._token_conn.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as error:
+            raise self._translate(error, "open") from error
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="holdfire-sqlite-read")
         self._writer = threading.Thread(
             target=self._writer_main, name="holdfire-sqlite-write", daemon=True
@@ -534,8 +542,10 @@ class SQLiteStore:
             if read_conn is not None:
                 await asyncio.get_running_loop().run_in_executor(reader, read_conn.close)
             reader.shutdown(wait=True)
+        if self._token_conn is not None:
+            self._token_conn.close()
         self._writer = self._reader = None
-        self._write_conn = self._read_conn = None
+        self._write_conn = self._read_conn = self._token_conn = None
 
     def _connect(self) -> sqlite3.Connection:
         uri = self.path.absolute().as_uri() + ("?mode=ro" if self.read_only else "?mode=rwc")
@@ -970,13 +980,16 @@ class SQLiteStore:
         return await self._read(work)
 
     async def find_token(self, secret_hash: str) -> ApiToken | None:
-        def work(conn: sqlite3.Connection) -> ApiToken | None:
+        conn = self._token_conn
+        if not self._open or conn is None:
+            raise StoreError(f"the store {self.path} is not open")
+        try:
             row = conn.execute(
                 "SELECT id, body FROM tokens WHERE secret_hash = ? AND revoked = 0", (secret_hash,)
             ).fetchone()
-            return None if row is None else self._decode("token", row[0], row[1], token_from_dict)
-
-        return await self._read(work)
+        except sqlite3.Error as error:
+            raise self._translate(error, "read") from error
+        return None if row is None else self._decode("token", row[0], row[1], token_from_dict)
 
     async def list_tokens(self) -> list[ApiToken]:
         def work(conn: sqlite3.Connection) -> list[ApiToken]:
