@@ -21,10 +21,12 @@ from holdfire.geo.coords import (
 from holdfire.geo.errors import GeoError
 from holdfire.geo.frame import (
     LocalFrame,
+    Polyline,
     frame_for,
     line_vertices,
     side_of_line,
     side_of_vertices,
+    sides_of_polylines,
 )
 from holdfire.geo.geodesy import destination, distance_m, distances_m, inverse
 
@@ -34,6 +36,7 @@ __all__ = [
     "GeoError",
     "LocalFrame",
     "Location",
+    "Polyline",
     "check_lat_lon",
     "check_lat_lon_arrays",
     "destination",
@@ -48,6 +51,7 @@ __all__ = [
     "parse_mgrs",
     "side_of_line",
     "side_of_vertices",
+    "sides_of_polylines",
     "sk42_to_wgs84",
     "to_mgrs",
 ]

@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from shapely import LineString, Point
 
-from holdfire.geo import GeoError, LocalFrame, frame_for, side_of_line
+from holdfire.geo import (
+    GeoError,
+    LocalFrame,
+    Polyline,
+    frame_for,
+    side_of_line,
+    side_of_vertices,
+    sides_of_polylines,
+)
 
 GEOD = Geod(ellps="WGS84")
 latitudes = st.floats(-89.99, 89.99)
@@ -249,3 +257,42 @@ def test_side_of_line_rejects_degenerate_lines() -> None:
         side_of_line(LineString([(1.0, 1.0), (1.0, 1.0)]), 0.0, 0.0)
     with pytest.raises(GeoError, match="is not finite"):
         side_of_line(NORTHWARD, math.nan, 0.0)
+
+
+# --- sides_of_polylines -----------------------------------------------------------------------
+
+# Small integer grids make ties common: equally near segments, points on vertices and extensions.
+_grid = st.integers(-4, 4).map(float)
+_metres = st.floats(-1e5, 1e5).map(lambda v: round(v, 4))  # frame coordinates, to 0.1 mm
+_vertex = st.tuples(_grid, _grid) | st.tuples(_metres, _metres)
+_line = st.lists(_vertex, min_size=2, max_size=8).filter(lambda v: len(set(v)) > 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_line, _vertex), min_size=1, max_size=12))
+def test_sides_of_polylines_equal_the_scalar_test_bit_for_bit(
+    cases: list[tuple[list[tuple[float, float]], tuple[float, float]]],
+) -> None:
+    lines = [Polyline(LineString(v)) for v, _ in cases]
+    points = [p for _, p in cases]
+    expected = [side_of_vertices(line.vertices, *p) for line, p in zip(lines, points, strict=True)]
+    got = sides_of_polylines(lines, points)
+    assert [repr(g) for g in got] == [repr(e) for e in expected]
+
+
+def test_sides_of_polylines_break_ties_as_the_scalar_test() -> None:
+    # Beyond the hairpin's tip both segments are nearest at the shared vertex; two parallel
+    # legs of a U are equally near a point between them, and the first wins.
+    hairpin = Polyline(LineString([(-1000.0, 0.0), (0.0, 0.0), (-1000.0, 1000.0)]))
+    u_turn = Polyline(LineString([(0.0, 0.0), (10.0, 0.0), (10.0, 2.0), (0.0, 2.0)]))
+    points = [(2.0, 1.0), (5.0, 1.0)]
+    assert sides_of_polylines([hairpin, u_turn], points) == [
+        side_of_vertices(hairpin.vertices, 2.0, 1.0),
+        side_of_vertices(u_turn.vertices, 5.0, 1.0),
+    ]
+    assert sides_of_polylines([], []) == []
+
+
+def test_sides_of_polylines_reject_a_point_that_is_not_finite() -> None:
+    with pytest.raises(GeoError, match="is not finite"):
+        sides_of_polylines([Polyline(NORTHWARD)], [(math.inf, 0.0)])
