@@ -29,7 +29,14 @@ from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture
-from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_vertices, to_mgrs
+from holdfire.geo import (
+    LocalFrame,
+    distance_m,
+    distances_m,
+    frame_for,
+    sides_of_polylines,
+    to_mgrs,
+)
 
 VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
 MEASURE_MARGIN = timedelta(seconds=60)  # added to the time of flight for measure windows
@@ -67,22 +74,45 @@ class _Aim:
         return self.weapon.red01_m + self.error_m
 
     def view(self, frame: LocalFrame) -> "_View":
-        """The aimpoint, the firing unit and the line between them in `frame`, made once."""
+        """The aimpoint and the firing unit in `frame`, projected once."""
         key = (frame.lat0, frame.lon0)
         found = self.views.get(key)
         if found is None:
-            point = Point(*frame.to_xy(self.lat, self.lon))
-            firer = Point(*frame.to_xy(*self.firer)) if self.firer is not None else None
-            line = LineString([firer, point]) if firer is not None else None
-            found = self.views[key] = _View(point, firer, line)
+            firer = frame.to_xy(*self.firer) if self.firer is not None else None
+            found = self.views[key] = _View(frame.to_xy(self.lat, self.lon), firer)
         return found
 
 
-@dataclass(frozen=True, slots=True)
 class _View:
-    point: Point
-    firer: Point | None
-    line_of_fire: LineString | None
+    """The aim in one frame. Most tests need only the coordinates, so the shapely objects are
+    made on first use."""
+
+    __slots__ = ("_firer", "_line_of_fire", "_point", "firer_xy", "xy")
+
+    def __init__(self, xy: tuple[float, float], firer_xy: tuple[float, float] | None) -> None:
+        self.xy = xy
+        self.firer_xy = firer_xy
+        self._point: Point | None = None
+        self._firer: Point | None = None
+        self._line_of_fire: LineString | None = None
+
+    @property
+    def point(self) -> Point:
+        if self._point is None:
+            self._point = Point(*self.xy)
+        return self._point
+
+    @property
+    def firer(self) -> Point | None:
+        if self._firer is None and self.firer_xy is not None:
+            self._firer = Point(*self.firer_xy)
+        return self._firer
+
+    @property
+    def line_of_fire(self) -> LineString | None:
+        if self._line_of_fire is None and self.firer_xy is not None:
+            self._line_of_fire = LineString([self.firer_xy, self.xy])
+        return self._line_of_fire
 
 
 def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id: str) -> Clearance:
@@ -344,9 +374,8 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     else:
         # With no firer, only a line counts beyond the footprint (its far side), within range.
         reach = aim.weapon.max_range_m + aim.footprint_m
-        for m in picture.crossing_measures_near(aim.lat, aim.lon, reach):
-            if isinstance(m.geometry, LineGeometry):
-                nearby[m.id] = m
+        for m in picture.crossing_lines_near(aim.lat, aim.lon, reach):
+            nearby[m.id] = m
     weighed = [
         nearby[i]
         for i in sorted(nearby)
@@ -362,26 +391,34 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         np.fromiter((c.lon for c in circles), float, len(circles)),
     )
     gaps = iter(max(0.0, float(d) - c.radius_m) for d, c in zip(centres, circles, strict=True))
+    # Lines: signed distances (+ on the left of the line's direction), all in one pass.
+    lines = [m for m in weighed if isinstance(m.geometry, LineGeometry)]
+    sides = iter(
+        sides_of_polylines(
+            [picture.polyline(m) for m in lines],
+            [aim.view(picture.shape_of(m)[0]).xy for m in lines],
+        )
+    )
     reasons = []
     for measure in weighed:
-        circle_gap = next(gaps) if isinstance(measure.geometry, CircleGeometry) else None
-        reason = _measure_reason(picture, measure, aim, circle_gap)
+        geometry = measure.geometry
+        circle_gap = next(gaps) if isinstance(geometry, CircleGeometry) else None
+        side = next(sides) if isinstance(geometry, LineGeometry) else None
+        reason = _measure_reason(picture, measure, aim, circle_gap, side)
         if reason is not None:
             reasons.append(reason)
     return reasons
 
 
 def _measure_reason(
-    picture: Picture, measure: Measure, aim: _Aim, circle_gap: float | None
+    picture: Picture, measure: Measure, aim: _Aim, circle_gap: float | None, side: float | None
 ) -> Reason | None:
     code, verdict = _AREA_RULES[measure.kind]
     frame, shape = picture.shape_of(measure)
     view = aim.view(frame)
-    side: float | None = None  # lines: signed distance, + on the left of the line's direction
     if circle_gap is not None:
         gap = circle_gap
-    elif isinstance(shape, LineString):
-        side = side_of_vertices(picture.line_vertices(measure), view.point.x, view.point.y)
+    elif side is not None:
         # |side| is the distance to the line; 0 also stands for "on an end's extension"
         gap = abs(side) if side != 0.0 else float(shape.distance(view.point))
     else:
