@@ -177,25 +177,48 @@ def line_vertices(line: LineString) -> tuple[tuple[float, float], ...]:
 
 class Polyline:
     """A line's distinct vertices (`line_vertices`) and its segments as columns, for
-    `sides_of_polylines`: one row per segment, (x0, y0, dx, dy, dx² + dy²)."""
+    `sides_of_polylines`. One row per segment: start x0, y0; direction sx, sy; sx² + sy²; the
+    unit left normal as `side_of_vertices` sums it, from 0.0 (ax = 0.0 - q, ay = 0.0 + r) and
+    as a second term (q = sy / length, r = sx / length)."""
 
     __slots__ = ("segments", "vertices")
 
     def __init__(self, line: LineString) -> None:
         self.vertices = line_vertices(line)
-        xy = np.array(self.vertices, dtype=np.float64)
-        d = xy[1:] - xy[:-1]
-        # the same float operations as _offset, so the columns match it bit for bit
-        self.segments = np.column_stack((xy[:-1], d, d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]))
+        rows = []
+        for (x0, y0), (x1, y1) in itertools.pairwise(self.vertices):
+            # the scalar code's float operations, so that the columns match it bit for bit
+            sx, sy = x1 - x0, y1 - y0
+            length = math.hypot(sx, sy)
+            q, r = sy / length, sx / length
+            rows.append((x0, y0, sx, sy, sx * sx + sy * sy, 0.0 - q, 0.0 + r, q, r))
+        self.segments = np.array(rows, dtype=np.float64)
 
 
 def side_of_vertices(xy: Sequence[tuple[float, float]], x: float, y: float) -> float:
     """`side_of_line` on vertices already taken from the line (see `line_vertices`)."""
     _check_point(x, y)
     # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
-    offsets = [_offset(a, b, x, y) for a, b in itertools.pairwise(xy)]
-    k = min(range(len(offsets)), key=lambda i: offsets[i][3])  # the first of equals
-    return _signed(xy, k, offsets[k])
+    segments = []  # (dx, dy, along, offset x, offset y, distance) per segment
+    for (x0, y0), (x1, y1) in itertools.pairwise(xy):
+        sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
+        along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
+        ox, oy = fx - along * sx, fy - along * sy
+        segments.append((sx, sy, along, ox, oy, math.hypot(ox, oy)))
+    k = min(range(len(segments)), key=lambda i: segments[i][5])  # the first of equals
+    _, _, along, ox, oy, distance = segments[k]
+    if along == 0.0 and k > 0:
+        pair = segments[k - 1 : k + 1]
+    elif along == 1.0 and k < len(segments) - 1:
+        pair = segments[k : k + 2]
+    else:
+        pair = segments[k : k + 1]
+    nx = ny = 0.0
+    for sx, sy, *_ in pair:
+        length = math.hypot(sx, sy)
+        nx, ny = nx - sy / length, ny + sx / length  # unit left normals, summed
+    side = ox * nx + oy * ny
+    return math.copysign(distance, side) if side != 0.0 else 0.0
 
 
 def sides_of_polylines(
@@ -203,9 +226,11 @@ def sides_of_polylines(
 ) -> list[float]:
     """`side_of_vertices(lines[i].vertices, *points[i])` for every i, equal to it bit for bit.
 
-    One numpy pass over all the lines' segments finds each line's nearest segment by squared
-    distance; only segments within a rounding margin of the nearest are then measured exactly,
-    in the scalar code's order, so ties fall as `side_of_vertices` breaks them.
+    One numpy pass over all the lines' segments, with `side_of_vertices`'s float operations
+    (numpy's elementwise arithmetic rounds as Python's does). The nearest segment is found by
+    squared distance; a line with another segment within a rounding margin of it (a tie, or a
+    vertex shared by two segments) goes through `side_of_vertices`, which breaks ties by the
+    exact distances. The distance itself is `math.hypot`'s, as there.
     """
     if not lines:
         return []
@@ -214,62 +239,35 @@ def sides_of_polylines(
     counts = np.fromiter((len(line.segments) for line in lines), np.intp, len(lines))
     starts = np.zeros(len(lines), dtype=np.intp)
     np.cumsum(counts[:-1], out=starts[1:])
-    seg = np.concatenate([line.segments for line in lines])
+    x0, y0, sx, sy, ss, ax, ay, q, r = np.concatenate([line.segments for line in lines]).T
     xy = np.repeat(np.array(points, dtype=np.float64).reshape(-1, 2), counts, axis=0)
-    fx, fy = xy[:, 0] - seg[:, 0], xy[:, 1] - seg[:, 1]
-    along = np.clip((fx * seg[:, 2] + fy * seg[:, 3]) / seg[:, 4], 0.0, 1.0)
-    ox, oy = fx - along * seg[:, 2], fy - along * seg[:, 3]
+    fx, fy = xy[:, 0] - x0, xy[:, 1] - y0
+    along = np.clip((fx * sx + fy * sy) / ss, 0.0, 1.0)
+    ox, oy = fx - along * sx, fy - along * sy
     d2 = ox * ox + oy * oy
-    nearest = np.minimum.reduceat(d2, starts)
     # 1e-9 is far above the few ulps by which d2 and the scalar hypot² can differ
-    close = np.flatnonzero(d2 <= np.repeat(nearest * (1.0 + 1e-9), counts)).tolist()
-    line_of = np.repeat(np.arange(len(lines)), counts)[close].tolist()
-    first = starts.tolist()
-    found: list[list[int]] = [[] for _ in lines]
-    for i, n in zip(close, line_of, strict=True):
-        found[n].append(i - first[n])
+    close = d2 <= np.repeat(np.minimum.reduceat(d2, starts) * (1.0 + 1e-9), counts)
+    alone = np.add.reduceat(close, starts) == 1
+    hits = np.flatnonzero(close)
+    k = hits[np.minimum(np.searchsorted(hits, starts), len(hits) - 1)]  # first close per line
+    at = k - starts
+    k_prev, k_next = np.maximum(k - 1, 0), np.minimum(k + 1, len(d2) - 1)
+    prev = (along[k] == 0.0) & (at > 0)  # the vertex before segment k: normals k-1 + k
+    after = (along[k] == 1.0) & (at < counts - 1) & ~prev  # the vertex after: k + k+1
+    nx = np.where(prev, ax[k_prev] - q[k], np.where(after, ax[k] - q[k_next], ax[k]))
+    ny = np.where(prev, ay[k_prev] + r[k], np.where(after, ay[k] + r[k_next], ay[k]))
+    side = ox[k] * nx + oy[k] * ny
     sides = []
-    for line, (x, y), ks in zip(lines, points, found, strict=True):
-        v = line.vertices
-        ks = ks or list(range(len(v) - 1))  # none: a NaN, which the scalar code meets too
-        offsets = {k: _offset(v[k], v[k + 1], x, y) for k in ks}
-        k = min(ks, key=lambda i: offsets[i][3])  # ks ascend: the first of equals
-        sides.append(_signed(v, k, offsets[k]))
+    for i, (one, kx, ky, s) in enumerate(
+        zip(alone.tolist(), ox[k].tolist(), oy[k].tolist(), side.tolist(), strict=True)
+    ):
+        if not one:
+            sides.append(side_of_vertices(lines[i].vertices, *points[i]))
+        else:
+            sides.append(math.copysign(math.hypot(kx, ky), s) if s != 0.0 else 0.0)
     return sides
 
 
 def _check_point(x: float, y: float) -> None:
     if not (math.isfinite(x) and math.isfinite(y)):
         raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")
-
-
-_Offset = tuple[float, float, float, float]  # along the segment (0-1), offset x, y, distance
-
-
-def _offset(a: tuple[float, float], b: tuple[float, float], x: float, y: float) -> _Offset:
-    """Where the point lies from segment a-b: the nearest point's place along it and the offset."""
-    (x0, y0), (x1, y1) = a, b
-    sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
-    along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
-    ox, oy = fx - along * sx, fy - along * sy
-    return along, ox, oy, math.hypot(ox, oy)
-
-
-def _signed(xy: Sequence[tuple[float, float]], k: int, offset: _Offset) -> float:
-    """The signed distance when segment k is the nearest, `offset` being the point's from it."""
-    along, ox, oy, distance = offset
-    pair: tuple[int, ...]
-    if along == 0.0 and k > 0:
-        pair = (k - 1, k)
-    elif along == 1.0 and k < len(xy) - 2:
-        pair = (k, k + 1)
-    else:
-        pair = (k,)
-    nx = ny = 0.0
-    for i in pair:
-        (x0, y0), (x1, y1) = xy[i], xy[i + 1]
-        sx, sy = x1 - x0, y1 - y0
-        length = math.hypot(sx, sy)
-        nx, ny = nx - sy / length, ny + sx / length  # unit left normals, summed
-    side = ox * nx + oy * ny
-    return math.copysign(distance, side) if side != 0.0 else 0.0
