@@ -34,7 +34,6 @@ from holdfire.geo import (
     distance_m,
     distances_m,
     frame_for,
-    sides_of_polylines,
     to_mgrs,
 )
 
@@ -391,34 +390,26 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         np.fromiter((c.lon for c in circles), float, len(circles)),
     )
     gaps = iter(max(0.0, float(d) - c.radius_m) for d, c in zip(centres, circles, strict=True))
-    # Lines: signed distances (+ on the left of the line's direction), all in one pass.
-    lines = [m for m in weighed if isinstance(m.geometry, LineGeometry)]
-    sides = iter(
-        sides_of_polylines(
-            [picture.polyline(m) for m in lines],
-            [aim.view(picture.shape_of(m)[0]).xy for m in lines],
-        )
-    )
     reasons = []
     for measure in weighed:
-        geometry = measure.geometry
-        circle_gap = next(gaps) if isinstance(geometry, CircleGeometry) else None
-        side = next(sides) if isinstance(geometry, LineGeometry) else None
-        reason = _measure_reason(picture, measure, aim, circle_gap, side)
+        circle_gap = next(gaps) if isinstance(measure.geometry, CircleGeometry) else None
+        reason = _measure_reason(picture, measure, aim, circle_gap)
         if reason is not None:
             reasons.append(reason)
     return reasons
 
 
 def _measure_reason(
-    picture: Picture, measure: Measure, aim: _Aim, circle_gap: float | None, side: float | None
+    picture: Picture, measure: Measure, aim: _Aim, circle_gap: float | None
 ) -> Reason | None:
     code, verdict = _AREA_RULES[measure.kind]
     frame, shape = picture.shape_of(measure)
     view = aim.view(frame)
+    side: float | None = None  # lines: signed distance, + on the left of the line's direction
     if circle_gap is not None:
         gap = circle_gap
-    elif side is not None:
+    elif isinstance(shape, LineString):
+        side = picture.polyline(measure).side(*view.xy)
         # |side| is the distance to the line; 0 also stands for "on an end's extension"
         gap = abs(side) if side != 0.0 else float(shape.distance(view.point))
     else:

@@ -26,7 +26,6 @@ from holdfire.geo.frame import (
     line_vertices,
     side_of_line,
     side_of_vertices,
-    sides_of_polylines,
 )
 from holdfire.geo.geodesy import destination, distance_m, distances_m, inverse
 
@@ -51,7 +50,6 @@ __all__ = [
     "parse_mgrs",
     "side_of_line",
     "side_of_vertices",
-    "sides_of_polylines",
     "sk42_to_wgs84",
     "to_mgrs",
 ]

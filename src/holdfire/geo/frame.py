@@ -176,37 +176,57 @@ def line_vertices(line: LineString) -> tuple[tuple[float, float], ...]:
 
 
 class Polyline:
-    """A line's distinct vertices (`line_vertices`) and its segments as columns, for
-    `sides_of_polylines`. One row per segment: start x0, y0; direction sx, sy; sx² + sy²; the
-    unit left normal as `side_of_vertices` sums it, from 0.0 (ax = 0.0 - q, ay = 0.0 + r) and
-    as a second term (q = sy / length, r = sx / length)."""
+    """A line's distinct vertices (`line_vertices`) with its segments' numbers worked out once,
+    for many side tests against it."""
 
-    __slots__ = ("segments", "vertices")
+    __slots__ = ("_segments", "vertices")
 
     def __init__(self, line: LineString) -> None:
         self.vertices = line_vertices(line)
-        rows = []
-        for (x0, y0), (x1, y1) in itertools.pairwise(self.vertices):
-            # the scalar code's float operations, so that the columns match it bit for bit
-            sx, sy = x1 - x0, y1 - y0
-            length = math.hypot(sx, sy)
-            q, r = sy / length, sx / length
-            rows.append((x0, y0, sx, sy, sx * sx + sy * sy, 0.0 - q, 0.0 + r, q, r))
-        self.segments = np.array(rows, dtype=np.float64)
+        self._segments = _segments(self.vertices)
+
+    def side(self, x: float, y: float) -> float:
+        """`side_of_line` of frame point (x, y)."""
+        _check_point(x, y)
+        return _side(self._segments, x, y)
 
 
 def side_of_vertices(xy: Sequence[tuple[float, float]], x: float, y: float) -> float:
     """`side_of_line` on vertices already taken from the line (see `line_vertices`)."""
     _check_point(x, y)
-    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
-    segments = []  # (dx, dy, along, offset x, offset y, distance) per segment
+    return _side(_segments(xy), x, y)
+
+
+def _check_point(x: float, y: float) -> None:
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")
+
+
+# Per segment: start x0, y0; direction sx, sy; sx² + sy²; the unit left normal's y and x
+# components negated and as is (sy / length, sx / length).
+_Segment = tuple[float, float, float, float, float, float, float]
+
+
+def _segments(xy: Sequence[tuple[float, float]]) -> tuple[_Segment, ...]:
+    rows = []
     for (x0, y0), (x1, y1) in itertools.pairwise(xy):
-        sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
-        along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
-        ox, oy = fx - along * sx, fy - along * sy
-        segments.append((sx, sy, along, ox, oy, math.hypot(ox, oy)))
-    k = min(range(len(segments)), key=lambda i: segments[i][5])  # the first of equals
-    _, _, along, ox, oy, distance = segments[k]
+        sx, sy = x1 - x0, y1 - y0
+        length = math.hypot(sx, sy)
+        rows.append((x0, y0, sx, sy, sx * sx + sy * sy, sy / length, sx / length))
+    return tuple(rows)
+
+
+def _side(segments: Sequence[_Segment], x: float, y: float) -> float:
+    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
+    k, distance, along, ox, oy = 0, math.inf, 0.0, 0.0, 0.0
+    for i, (x0, y0, sx, sy, ss, _, _) in enumerate(segments):
+        fx, fy = x - x0, y - y0
+        t = (fx * sx + fy * sy) / ss
+        t = t if 0.0 < t < 1.0 else (0.0 if t <= 0.0 else 1.0)  # clamped to the segment
+        dx, dy = fx - t * sx, fy - t * sy
+        d = math.hypot(dx, dy)
+        if d < distance:  # strictly: the first of equals wins
+            k, distance, along, ox, oy = i, d, t, dx, dy
     if along == 0.0 and k > 0:
         pair = segments[k - 1 : k + 1]
     elif along == 1.0 and k < len(segments) - 1:
@@ -214,60 +234,7 @@ def side_of_vertices(xy: Sequence[tuple[float, float]], x: float, y: float) -> f
     else:
         pair = segments[k : k + 1]
     nx = ny = 0.0
-    for sx, sy, *_ in pair:
-        length = math.hypot(sx, sy)
-        nx, ny = nx - sy / length, ny + sx / length  # unit left normals, summed
+    for *_, q, r in pair:
+        nx, ny = nx - q, ny + r  # unit left normals, summed
     side = ox * nx + oy * ny
     return math.copysign(distance, side) if side != 0.0 else 0.0
-
-
-def sides_of_polylines(
-    lines: Sequence[Polyline], points: Sequence[tuple[float, float]]
-) -> list[float]:
-    """`side_of_vertices(lines[i].vertices, *points[i])` for every i, equal to it bit for bit.
-
-    One numpy pass over all the lines' segments, with `side_of_vertices`'s float operations
-    (numpy's elementwise arithmetic rounds as Python's does). The nearest segment is found by
-    squared distance; a line with another segment within a rounding margin of it (a tie, or a
-    vertex shared by two segments) goes through `side_of_vertices`, which breaks ties by the
-    exact distances. The distance itself is `math.hypot`'s, as there.
-    """
-    if not lines:
-        return []
-    for x, y in points:
-        _check_point(x, y)
-    counts = np.fromiter((len(line.segments) for line in lines), np.intp, len(lines))
-    starts = np.zeros(len(lines), dtype=np.intp)
-    np.cumsum(counts[:-1], out=starts[1:])
-    x0, y0, sx, sy, ss, ax, ay, q, r = np.concatenate([line.segments for line in lines]).T
-    xy = np.repeat(np.array(points, dtype=np.float64).reshape(-1, 2), counts, axis=0)
-    fx, fy = xy[:, 0] - x0, xy[:, 1] - y0
-    along = np.clip((fx * sx + fy * sy) / ss, 0.0, 1.0)
-    ox, oy = fx - along * sx, fy - along * sy
-    d2 = ox * ox + oy * oy
-    # 1e-9 is far above the few ulps by which d2 and the scalar hypot² can differ
-    close = d2 <= np.repeat(np.minimum.reduceat(d2, starts) * (1.0 + 1e-9), counts)
-    alone = np.add.reduceat(close, starts) == 1
-    hits = np.flatnonzero(close)
-    k = hits[np.minimum(np.searchsorted(hits, starts), len(hits) - 1)]  # first close per line
-    at = k - starts
-    k_prev, k_next = np.maximum(k - 1, 0), np.minimum(k + 1, len(d2) - 1)
-    prev = (along[k] == 0.0) & (at > 0)  # the vertex before segment k: normals k-1 + k
-    after = (along[k] == 1.0) & (at < counts - 1) & ~prev  # the vertex after: k + k+1
-    nx = np.where(prev, ax[k_prev] - q[k], np.where(after, ax[k] - q[k_next], ax[k]))
-    ny = np.where(prev, ay[k_prev] + r[k], np.where(after, ay[k] + r[k_next], ay[k]))
-    side = ox[k] * nx + oy[k] * ny
-    sides = []
-    for i, (one, kx, ky, s) in enumerate(
-        zip(alone.tolist(), ox[k].tolist(), oy[k].tolist(), side.tolist(), strict=True)
-    ):
-        if not one:
-            sides.append(side_of_vertices(lines[i].vertices, *points[i]))
-        else:
-            sides.append(math.copysign(math.hypot(kx, ky), s) if s != 0.0 else 0.0)
-    return sides
-
-
-def _check_point(x: float, y: float) -> None:
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")

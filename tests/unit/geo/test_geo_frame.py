@@ -1,5 +1,6 @@
 """Local frames: accuracy against geodesics, shapely geometry, side of a line."""
 
+import itertools
 import math
 import re
 
@@ -17,7 +18,6 @@ from holdfire.geo import (
     frame_for,
     side_of_line,
     side_of_vertices,
-    sides_of_polylines,
 )
 
 GEOD = Geod(ellps="WGS84")
@@ -259,7 +259,32 @@ def test_side_of_line_rejects_degenerate_lines() -> None:
         side_of_line(NORTHWARD, math.nan, 0.0)
 
 
-# --- sides_of_polylines -----------------------------------------------------------------------
+# --- Polyline ---------------------------------------------------------------------------------
+
+
+def _reference_side(xy: list[tuple[float, float]], x: float, y: float) -> float:
+    """side_of_line as first written, straight from its docstring: the oracle for Polyline."""
+    segments = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(xy):
+        sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
+        along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
+        ox, oy = fx - along * sx, fy - along * sy
+        segments.append((sx, sy, along, ox, oy, math.hypot(ox, oy)))
+    k = min(range(len(segments)), key=lambda i: segments[i][5])
+    _, _, along, ox, oy, distance = segments[k]
+    if along == 0.0 and k > 0:
+        pair = segments[k - 1 : k + 1]
+    elif along == 1.0 and k < len(segments) - 1:
+        pair = segments[k : k + 2]
+    else:
+        pair = segments[k : k + 1]
+    nx = ny = 0.0
+    for sx, sy, *_ in pair:
+        length = math.hypot(sx, sy)
+        nx, ny = nx - sy / length, ny + sx / length
+    side = ox * nx + oy * ny
+    return math.copysign(distance, side) if side != 0.0 else 0.0
+
 
 # Small integer grids make ties common: equally near segments, points on vertices and extensions.
 _grid = st.integers(-4, 4).map(float)
@@ -268,31 +293,26 @@ _vertex = st.tuples(_grid, _grid) | st.tuples(_metres, _metres)
 _line = st.lists(_vertex, min_size=2, max_size=8).filter(lambda v: len(set(v)) > 1)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(_line, _vertex), min_size=1, max_size=12))
-def test_sides_of_polylines_equal_the_scalar_test_bit_for_bit(
-    cases: list[tuple[list[tuple[float, float]], tuple[float, float]]],
+@settings(max_examples=500, deadline=None)
+@given(_line, _vertex)
+def test_polyline_side_equals_the_reference_bit_for_bit(
+    vertices: list[tuple[float, float]], point: tuple[float, float]
 ) -> None:
-    lines = [Polyline(LineString(v)) for v, _ in cases]
-    points = [p for _, p in cases]
-    expected = [side_of_vertices(line.vertices, *p) for line, p in zip(lines, points, strict=True)]
-    got = sides_of_polylines(lines, points)
-    assert [repr(g) for g in got] == [repr(e) for e in expected]
+    line = Polyline(LineString(vertices))
+    expected = _reference_side(list(line.vertices), *point)
+    assert repr(line.side(*point)) == repr(expected)
+    assert repr(side_of_vertices(line.vertices, *point)) == repr(expected)
 
 
-def test_sides_of_polylines_break_ties_as_the_scalar_test() -> None:
+def test_polyline_side_breaks_ties_as_the_reference() -> None:
     # Beyond the hairpin's tip both segments are nearest at the shared vertex; two parallel
     # legs of a U are equally near a point between them, and the first wins.
-    hairpin = Polyline(LineString([(-1000.0, 0.0), (0.0, 0.0), (-1000.0, 1000.0)]))
-    u_turn = Polyline(LineString([(0.0, 0.0), (10.0, 0.0), (10.0, 2.0), (0.0, 2.0)]))
-    points = [(2.0, 1.0), (5.0, 1.0)]
-    assert sides_of_polylines([hairpin, u_turn], points) == [
-        side_of_vertices(hairpin.vertices, 2.0, 1.0),
-        side_of_vertices(u_turn.vertices, 5.0, 1.0),
-    ]
-    assert sides_of_polylines([], []) == []
+    hairpin = [(-1000.0, 0.0), (0.0, 0.0), (-1000.0, 1000.0)]
+    u_turn = [(0.0, 0.0), (10.0, 0.0), (10.0, 2.0), (0.0, 2.0)]
+    for xy, point in ((hairpin, (2.0, 1.0)), (u_turn, (5.0, 1.0)), (u_turn, (-1.0, 1.0))):
+        assert Polyline(LineString(xy)).side(*point) == _reference_side(xy, *point)
 
 
-def test_sides_of_polylines_reject_a_point_that_is_not_finite() -> None:
+def test_polyline_side_rejects_a_point_that_is_not_finite() -> None:
     with pytest.raises(GeoError, match="is not finite"):
-        sides_of_polylines([Polyline(NORTHWARD)], [(math.inf, 0.0)])
+        Polyline(NORTHWARD).side(math.inf, 0.0)
