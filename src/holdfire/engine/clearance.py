@@ -233,28 +233,30 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     cols = found.columns  # IndexedPosition.radius_at, vectorised
     radii = cols[:, 2] + cols[:, 3] * np.maximum(0.0, ts - cols[:, 4])
     distances = distances_m(aim.lat, aim.lon, cols[:, 0], cols[:, 1])
-    best: dict[str, tuple[tuple[int, float, str, str], Reason]] = {}
-    for i in np.flatnonzero(distances - radii < reach).tolist():
+    best: dict[str, Reason] = {}  # per uid, its strictest position's reason
+    hits = np.flatnonzero(distances - radii < reach)
+    for i, d, r in zip(hits.tolist(), distances[hits].tolist(), radii[hits].tolist(), strict=True):
         entry = found.entry(i)
-        track = picture.track(entry.uid)
-        if track is None or not picture.weighed(entry.uid):
+        uid = entry.uid
+        track = picture.track(uid)
+        if track is None or not picture.weighed(uid):
             continue
-        affiliation = picture.affiliation_of(entry.uid)
+        affiliation = picture.affiliation_of(uid)
         if not affiliation.protected:
             continue
         own = track.own
         report = (
             own
             if own is not None and own.reporter_key == entry.key
-            else next(r for r in track.extras if r.reporter_key == entry.key)
+            else next(x for x in track.extras if x.reporter_key == entry.key)
         )
-        mobility = picture.mobility_of(entry.uid)
+        mobility = picture.mobility_of(uid)
         reason = _track_reason(
             picture,
-            entry.uid,
+            uid,
             affiliation,
-            float(distances[i]),
-            float(radii[i]),  # radius_m(report, mobility, aim.at), from the columns
+            d,
+            r,  # radius_m(report, mobility, aim.at), from the columns
             state_at(report, mobility, aim.at),
             aim,
             report.authenticated,
@@ -262,11 +264,10 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         )
         if reason is None:
             continue
-        key = reason.sort_key()
-        current = best.get(entry.uid)
-        if current is None or key < current[0]:
-            best[entry.uid] = (key, reason)
-    return [reason for _, reason in best.values()]
+        current = best.get(uid)
+        if current is None or reason.sort_key() < current.sort_key():
+            best[uid] = reason
+    return list(best.values())
 
 
 _Rule = tuple[ReasonCode, Verdict, str, float]
