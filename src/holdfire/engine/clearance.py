@@ -64,21 +64,20 @@ class _Aim:
     weapon: Weapon
     error_m: float  # E = TLE + CEP + target cell half-diagonal + datum error
     frame: LocalFrame  # the aimpoint's own tile frame
-    point: Point  # the aimpoint in it
     firer: tuple[float, float] | None  # the firing unit's position (lat, lon), if known
-    views: dict[tuple[float, float], "_View"]  # the aim in each measure frame met so far
+    views: dict[LocalFrame, "_View"]  # the aim in each measure frame met so far
 
     @property
     def footprint_m(self) -> float:
         return self.weapon.red01_m + self.error_m
 
     def view(self, frame: LocalFrame) -> "_View":
-        """The aimpoint and the firing unit in `frame`, projected once."""
-        key = (frame.lat0, frame.lon0)
-        found = self.views.get(key)
+        """The aimpoint and the firing unit in `frame`, projected once (frames are cached per
+        tile, so the frame object itself is the key)."""
+        found = self.views.get(frame)
         if found is None:
             firer = frame.to_xy(*self.firer) if self.firer is not None else None
-            found = self.views[key] = _View(frame.to_xy(self.lat, self.lon), firer)
+            found = self.views[frame] = _View(frame.to_xy(self.lat, self.lon), firer)
         return found
 
 
@@ -142,8 +141,6 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
     impact = request.time or now
     if impact.tzinfo is None:
         impact = now
-    frame = frame_for(request.lat, request.lon)
-    point = Point(*frame.to_xy(request.lat, request.lon))
     aim = _Aim(
         lat=request.lat,
         lon=request.lon,
@@ -151,8 +148,7 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
         window=(min(impact, now), max(impact, now) + _flight(weapon) + MEASURE_MARGIN),
         weapon=weapon,
         error_m=request.tle_m + weapon.cep_m + request.cell_m + request.datum_error_m,
-        frame=frame,
-        point=point,
+        frame=frame_for(request.lat, request.lon),
         firer=_firer_position(picture, request.firing_unit),
         views={},
     )
@@ -341,7 +337,7 @@ def _unlocated_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
                 )
             )
             continue
-        gap = aim.frame.polygon(unit.sector).distance(aim.point)
+        gap = aim.frame.polygon(unit.sector).distance(aim.view(aim.frame).point)
         if gap <= aim.footprint_m:
             reasons.append(
                 Reason(
