@@ -29,13 +29,7 @@ from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture
-from holdfire.geo import (
-    LocalFrame,
-    distance_m,
-    distances_m,
-    frame_for,
-    to_mgrs,
-)
+from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, to_mgrs
 
 VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
 MEASURE_MARGIN = timedelta(seconds=60)  # added to the time of flight for measure windows
