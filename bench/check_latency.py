@@ -458,8 +458,7 @@ class FullScanPicture(Picture):
         meets = (b[:, 0] <= east) & (b[:, 2] >= west) & (b[:, 1] <= north) & (b[:, 3] >= south)
         return self._always + [self._crossing[int(i)] for i in np.flatnonzero(meets)]
 
-    # Full-scan versions of the queries proposed in bench/README.md ("Where the time goes"),
-    # so the reference stays a full scan if they land; unused while Picture lacks them.
+    # Full-scan versions of the crossing-measure queries: linear scans of every box.
 
     def crossing_measures_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
         self._refresh()
@@ -467,6 +466,10 @@ class FullScanPicture(Picture):
         b = self._crossing_boxes
         meets = (b[:, 0] <= east) & (b[:, 2] >= west) & (b[:, 1] <= north) & (b[:, 3] >= south)
         return [self._crossing[int(i)] for i in np.flatnonzero(meets)]
+
+    def crossing_lines_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
+        lines = self.crossing_measures_near(lat, lon, reach_m)
+        return [m for m in lines if isinstance(m.geometry, LineGeometry)]
 
     def crossing_measures_between(
         self, a: tuple[float, float], b: tuple[float, float], margin_m: float

@@ -29,7 +29,7 @@ from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture
-from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, side_of_vertices, to_mgrs
+from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, to_mgrs
 
 VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
 MEASURE_MARGIN = timedelta(seconds=60)  # added to the time of flight for measure windows
@@ -58,31 +58,53 @@ class _Aim:
     weapon: Weapon
     error_m: float  # E = TLE + CEP + target cell half-diagonal + datum error
     frame: LocalFrame  # the aimpoint's own tile frame
-    point: Point  # the aimpoint in it
     firer: tuple[float, float] | None  # the firing unit's position (lat, lon), if known
-    views: dict[tuple[float, float], "_View"]  # the aim in each measure frame met so far
+    views: dict[LocalFrame, "_View"]  # the aim in each measure frame met so far
 
     @property
     def footprint_m(self) -> float:
         return self.weapon.red01_m + self.error_m
 
     def view(self, frame: LocalFrame) -> "_View":
-        """The aimpoint, the firing unit and the line between them in `frame`, made once."""
-        key = (frame.lat0, frame.lon0)
-        found = self.views.get(key)
+        """The aimpoint and the firing unit in `frame`, projected once (frames are cached per
+        tile, so the frame object itself is the key)."""
+        found = self.views.get(frame)
         if found is None:
-            point = Point(*frame.to_xy(self.lat, self.lon))
-            firer = Point(*frame.to_xy(*self.firer)) if self.firer is not None else None
-            line = LineString([firer, point]) if firer is not None else None
-            found = self.views[key] = _View(point, firer, line)
+            firer = frame.to_xy(*self.firer) if self.firer is not None else None
+            found = self.views[frame] = _View(frame.to_xy(self.lat, self.lon), firer)
         return found
 
 
-@dataclass(frozen=True, slots=True)
 class _View:
-    point: Point
-    firer: Point | None
-    line_of_fire: LineString | None
+    """The aim in one frame. Most tests need only the coordinates, so the shapely objects are
+    made on first use."""
+
+    __slots__ = ("_firer", "_line_of_fire", "_point", "firer_xy", "xy")
+
+    def __init__(self, xy: tuple[float, float], firer_xy: tuple[float, float] | None) -> None:
+        self.xy = xy
+        self.firer_xy = firer_xy
+        self._point: Point | None = None
+        self._firer: Point | None = None
+        self._line_of_fire: LineString | None = None
+
+    @property
+    def point(self) -> Point:
+        if self._point is None:
+            self._point = Point(*self.xy)
+        return self._point
+
+    @property
+    def firer(self) -> Point | None:
+        if self._firer is None and self.firer_xy is not None:
+            self._firer = Point(*self.firer_xy)
+        return self._firer
+
+    @property
+    def line_of_fire(self) -> LineString | None:
+        if self._line_of_fire is None and self.firer_xy is not None:
+            self._line_of_fire = LineString([self.firer_xy, self.xy])
+        return self._line_of_fire
 
 
 def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id: str) -> Clearance:
@@ -113,8 +135,6 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
     impact = request.time or now
     if impact.tzinfo is None:
         impact = now
-    frame = frame_for(request.lat, request.lon)
-    point = Point(*frame.to_xy(request.lat, request.lon))
     aim = _Aim(
         lat=request.lat,
         lon=request.lon,
@@ -122,8 +142,7 @@ def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id
         window=(min(impact, now), max(impact, now) + _flight(weapon) + MEASURE_MARGIN),
         weapon=weapon,
         error_m=request.tle_m + weapon.cep_m + request.cell_m + request.datum_error_m,
-        frame=frame,
-        point=point,
+        frame=frame_for(request.lat, request.lon),
         firer=_firer_position(picture, request.firing_unit),
         views={},
     )
@@ -204,28 +223,30 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     cols = found.columns  # IndexedPosition.radius_at, vectorised
     radii = cols[:, 2] + cols[:, 3] * np.maximum(0.0, ts - cols[:, 4])
     distances = distances_m(aim.lat, aim.lon, cols[:, 0], cols[:, 1])
-    best: dict[str, tuple[tuple[int, float, str, str], Reason]] = {}
-    for i in np.flatnonzero(distances - radii < reach).tolist():
+    best: dict[str, Reason] = {}  # per uid, its strictest position's reason
+    hits = np.flatnonzero(distances - radii < reach)
+    for i, d, r in zip(hits.tolist(), distances[hits].tolist(), radii[hits].tolist(), strict=True):
         entry = found.entry(i)
-        track = picture.track(entry.uid)
-        if track is None or not picture.weighed(entry.uid):
+        uid = entry.uid
+        track = picture.track(uid)
+        if track is None or not picture.weighed(uid):
             continue
-        affiliation = picture.affiliation_of(entry.uid)
+        affiliation = picture.affiliation_of(uid)
         if not affiliation.protected:
             continue
         own = track.own
         report = (
             own
             if own is not None and own.reporter_key == entry.key
-            else next(r for r in track.extras if r.reporter_key == entry.key)
+            else next(x for x in track.extras if x.reporter_key == entry.key)
         )
-        mobility = picture.mobility_of(entry.uid)
+        mobility = picture.mobility_of(uid)
         reason = _track_reason(
             picture,
-            entry.uid,
+            uid,
             affiliation,
-            float(distances[i]),
-            float(radii[i]),  # radius_m(report, mobility, aim.at), from the columns
+            d,
+            r,  # radius_m(report, mobility, aim.at), from the columns
             state_at(report, mobility, aim.at),
             aim,
             report.authenticated,
@@ -233,11 +254,10 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         )
         if reason is None:
             continue
-        key = reason.sort_key()
-        current = best.get(entry.uid)
-        if current is None or key < current[0]:
-            best[entry.uid] = (key, reason)
-    return [reason for _, reason in best.values()]
+        current = best.get(uid)
+        if current is None or reason.sort_key() < current.sort_key():
+            best[uid] = reason
+    return list(best.values())
 
 
 _Rule = tuple[ReasonCode, Verdict, str, float]
@@ -311,7 +331,7 @@ def _unlocated_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
                 )
             )
             continue
-        gap = aim.frame.polygon(unit.sector).distance(aim.point)
+        gap = aim.frame.polygon(unit.sector).distance(aim.view(aim.frame).point)
         if gap <= aim.footprint_m:
             reasons.append(
                 Reason(
@@ -344,9 +364,8 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     else:
         # With no firer, only a line counts beyond the footprint (its far side), within range.
         reach = aim.weapon.max_range_m + aim.footprint_m
-        for m in picture.crossing_measures_near(aim.lat, aim.lon, reach):
-            if isinstance(m.geometry, LineGeometry):
-                nearby[m.id] = m
+        for m in picture.crossing_lines_near(aim.lat, aim.lon, reach):
+            nearby[m.id] = m
     weighed = [
         nearby[i]
         for i in sorted(nearby)
@@ -381,7 +400,7 @@ def _measure_reason(
     if circle_gap is not None:
         gap = circle_gap
     elif isinstance(shape, LineString):
-        side = side_of_vertices(picture.line_vertices(measure), view.point.x, view.point.y)
+        side = picture.polyline(measure).side(*view.xy)
         # |side| is the distance to the line; 0 also stands for "on an end's extension"
         gap = abs(side) if side != 0.0 else float(shape.distance(view.point))
     else:

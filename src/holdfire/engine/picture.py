@@ -34,7 +34,7 @@ from holdfire.engine.spatial import (
     TrackIndex,
     degree_box,
 )
-from holdfire.geo import LocalFrame, distance_m, frame_for, line_vertices
+from holdfire.geo import LocalFrame, Polyline, distance_m, frame_for
 
 # Measures that matter beyond the footprint: fires that cross them need coordination.
 CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.ACA})
@@ -61,6 +61,7 @@ class Picture:
         self._track_index = TrackIndex()
         self._measure_index = MeasureIndex()
         self._crossing_index = MeasureIndex()  # CROSSING_KINDS only: queried far and wide
+        self._line_index = MeasureIndex()  # the lines among them, for the far-side rule
         # Kept up to date on every change so a check never walks the whole registry.
         self._unlocated: set[str] = set()
         self._unlocated_units: list[Unit] | None = None  # sorted view, None = to rebuild
@@ -71,7 +72,7 @@ class Picture:
         self._unit_check_fires: dict[str, Measure] = {}
         self._friendly_nations: Counter[str] = Counter()
         self._shapes: dict[str, tuple[LocalFrame, BaseGeometry]] = {}
-        self._vertices: dict[str, tuple[tuple[float, float], ...]] = {}  # lines, in their frame
+        self._polylines: dict[str, Polyline] = {}  # lines, in their frame
 
     # --- units -----------------------------------------------------------------------------
 
@@ -232,7 +233,7 @@ class Picture:
     def define_measure(self, measure: Measure) -> None:
         self._measures[measure.id] = measure
         self._shapes.pop(measure.id, None)
-        self._vertices.pop(measure.id, None)
+        self._polylines.pop(measure.id, None)
         if measure.kind is MeasureKind.CHECKFIRE and measure.geometry is None:
             self._unit_check_fires[measure.id] = measure
         else:
@@ -240,6 +241,7 @@ class Picture:
         geometry = measure.geometry
         self._measure_index.remove(measure.id)
         self._crossing_index.remove(measure.id)
+        self._line_index.remove(measure.id)
         if geometry is not None:
             if isinstance(geometry, CircleGeometry):
                 bounds = degree_box(geometry.lat, geometry.lon, geometry.radius_m)
@@ -255,18 +257,23 @@ class Picture:
             self._measure_index.put(measure.id, bounds)
             if measure.kind in CROSSING_KINDS:
                 self._crossing_index.put(measure.id, bounds)
+                if isinstance(geometry, LineGeometry):
+                    self._line_index.put(measure.id, bounds)
             if not measure.kind.permissive:
                 self.shape_of(measure)  # projected now, not in the middle of a check
+                if isinstance(geometry, LineGeometry):
+                    self.polyline(measure)
         self.version += 1
 
     def cancel_measure(self, measure_id: str) -> bool:
         if self._measures.pop(measure_id, None) is None:
             return False
         self._shapes.pop(measure_id, None)
-        self._vertices.pop(measure_id, None)
+        self._polylines.pop(measure_id, None)
         self._unit_check_fires.pop(measure_id, None)
         self._measure_index.remove(measure_id)
         self._crossing_index.remove(measure_id)
+        self._line_index.remove(measure_id)
         self.version += 1
         return True
 
@@ -282,6 +289,10 @@ class Picture:
     def crossing_measures_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
         """RFL, BOUNDARY and ACA measures whose box comes within `reach_m` of the point."""
         return [self._measures[i] for i in self._crossing_index.near(lat, lon, reach_m)]
+
+    def crossing_lines_near(self, lat: float, lon: float, reach_m: float) -> list[Measure]:
+        """The lines among `crossing_measures_near` (RFL and BOUNDARY lines)."""
+        return [self._measures[i] for i in self._line_index.near(lat, lon, reach_m)]
 
     def crossing_measures_between(
         self, a: tuple[float, float], b: tuple[float, float], margin_m: float
@@ -335,14 +346,14 @@ class Picture:
             self._shapes[measure.id] = cached
         return cached
 
-    def line_vertices(self, measure: Measure) -> tuple[tuple[float, float], ...]:
-        """A line measure's vertices in its frame (`shape_of`), taken once."""
-        found = self._vertices.get(measure.id)
+    def polyline(self, measure: Measure) -> Polyline:
+        """A line measure's vertices and segments in its frame (`shape_of`), taken once."""
+        found = self._polylines.get(measure.id)
         if found is None:
             _, shape = self.shape_of(measure)
             if not isinstance(shape, LineString):
                 raise TypeError(f"measure {measure.id} is not a line")
-            found = self._vertices[measure.id] = line_vertices(shape)
+            found = self._polylines[measure.id] = Polyline(shape)
         return found
 
     def unit_check_fires(self) -> list[Measure]:

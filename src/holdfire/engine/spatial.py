@@ -11,6 +11,7 @@ Measures: an STRtree over bounding boxes in degrees, rebuilt lazily after a chan
 """
 
 import heapq
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ _M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
 _M_PER_DEG_LON_EQ = 111_320.0
 # Level bounds in metres: 1 km, 4 km, 16 km, 64 km, 256 km, then unbounded.
 _LEVEL_RADII_M = (1_000.0, 4_000.0, 16_000.0, 64_000.0, 256_000.0)
+_EARTH_M = 6_371_008.8  # mean radius: only bounds and ranks candidates, the geodesic decides
+_SPHERE_SLACK = 1.01  # sphere vs ellipsoid distances differ by under 0.7 %
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +130,9 @@ class _Level:
                     if i0 <= i <= i1 and j0 <= j <= j1:
                         into.extend(bucket)
                 continue
-            for i in range(i0, i1 + 1):
-                for j in range(j0, j1 + 1):
-                    found = cells.get((i, j))
-                    if found:
-                        into.extend(found)
+            # the cells row by row, looked up in C (product, map, chain) rather than one by one
+            keys = itertools.product(range(i0, i1 + 1), range(j0, j1 + 1))
+            into.extend(itertools.chain.from_iterable(filter(None, map(cells.get, keys))))
 
 
 class TrackIndex:
@@ -145,6 +146,7 @@ class TrackIndex:
         self._levels = [_Level(r) for r in sorted(level_radii_m)]
         self._wide: set[int] = set()
         self._columns = np.zeros((1024, 5))
+        self._xyz = np.zeros((1024, 3))  # per slot: unit vector of the position, for the bound
         self._entries: list[IndexedPosition | None] = []
         self._level: list[int] = []  # per slot: level, -1 for the wide set
         self._stamp: list[int] = []  # per slot: bumped on every placement
@@ -187,7 +189,16 @@ class TrackIndex:
             level.collect(lat, lon, reach_m, found)
         found.extend(self._wide)
         slots = np.fromiter(found, np.intp, len(found))
-        return Candidates(self._columns[slots], slots, self.entry)
+        columns = self._columns[slots]
+        # Most of the cells' positions lie beyond reach: a bound far cheaper than the caller's
+        # geodesic drops those. The chord on the mean sphere is shorter than the arc, and the
+        # arc less its slack shorter than the geodesic (the ellipsoid's radii of curvature are
+        # all at least 0.994 of the sphere's radius).
+        offsets = self._xyz[slots] - np.array(_unit_vector(lat, lon))
+        chord = np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
+        radius = columns[:, 2] + columns[:, 3] * np.maximum(0.0, at_ts - columns[:, 4])
+        keep = chord * (_EARTH_M / _SPHERE_SLACK) - 1.0 - radius < reach_m
+        return Candidates(columns[keep], slots[keep], self.entry)
 
     def _add(self, entry: IndexedPosition, now_ts: float) -> int:
         if self._free:
@@ -199,9 +210,11 @@ class TrackIndex:
             self._stamp.append(0)
             if slot == len(self._columns):
                 self._columns = np.concatenate((self._columns, np.zeros_like(self._columns)))
+                self._xyz = np.concatenate((self._xyz, np.zeros_like(self._xyz)))
         self._entries[slot] = entry
         self._slot[(entry.uid, entry.key)] = slot
         self._columns[slot] = (entry.lat, entry.lon, entry.base_m, entry.v_mps, entry.observed_ts)
+        self._xyz[slot] = _unit_vector(entry.lat, entry.lon)
         self._place(slot, entry, now_ts, start_level=0)
         return slot
 
@@ -269,10 +282,6 @@ class MeasureIndex:
         for lo, hi in _lon_ranges(west, east):
             hits.update(self._tree.query(shapely.box(lo, south, hi, north)).tolist())
         return [self._ids[i] for i in sorted(hits)]
-
-
-_EARTH_M = 6_371_008.8  # mean radius: only ranks candidates, the exact geodesic decides
-_SPHERE_SLACK = 1.01  # sphere vs ellipsoid distances differ by under 0.7 %
 
 
 def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:

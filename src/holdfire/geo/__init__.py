@@ -21,6 +21,7 @@ from holdfire.geo.coords import (
 from holdfire.geo.errors import GeoError
 from holdfire.geo.frame import (
     LocalFrame,
+    Polyline,
     frame_for,
     line_vertices,
     side_of_line,
@@ -34,6 +35,7 @@ __all__ = [
     "GeoError",
     "LocalFrame",
     "Location",
+    "Polyline",
     "check_lat_lon",
     "check_lat_lon_arrays",
     "destination",

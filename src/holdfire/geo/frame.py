@@ -175,19 +175,58 @@ def line_vertices(line: LineString) -> tuple[tuple[float, float], ...]:
     return tuple(xy)
 
 
+class Polyline:
+    """A line's distinct vertices (`line_vertices`) with its segments' numbers worked out once,
+    for many side tests against it."""
+
+    __slots__ = ("_segments", "vertices")
+
+    def __init__(self, line: LineString) -> None:
+        self.vertices = line_vertices(line)
+        self._segments = _segments(self.vertices)
+
+    def side(self, x: float, y: float) -> float:
+        """`side_of_line` of frame point (x, y)."""
+        _check_point(x, y)
+        return _side(self._segments, x, y)
+
+
 def side_of_vertices(xy: Sequence[tuple[float, float]], x: float, y: float) -> float:
     """`side_of_line` on vertices already taken from the line (see `line_vertices`)."""
+    _check_point(x, y)
+    return _side(_segments(xy), x, y)
+
+
+def _check_point(x: float, y: float) -> None:
     if not (math.isfinite(x) and math.isfinite(y)):
         raise GeoError(f"frame point ({x}, {y}) is not finite; expected metres")
-    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
-    segments = []  # (dx, dy, along, offset x, offset y, distance) per segment
+
+
+# Per segment: start x0, y0; direction sx, sy; sx² + sy²; the unit left normal's y and x
+# components negated and as is (sy / length, sx / length).
+_Segment = tuple[float, float, float, float, float, float, float]
+
+
+def _segments(xy: Sequence[tuple[float, float]]) -> tuple[_Segment, ...]:
+    rows = []
     for (x0, y0), (x1, y1) in itertools.pairwise(xy):
-        sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
-        along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
-        ox, oy = fx - along * sx, fy - along * sy
-        segments.append((sx, sy, along, ox, oy, math.hypot(ox, oy)))
-    k = min(range(len(segments)), key=lambda i: segments[i][5])  # the first of equals
-    _, _, along, ox, oy, distance = segments[k]
+        sx, sy = x1 - x0, y1 - y0
+        length = math.hypot(sx, sy)
+        rows.append((x0, y0, sx, sy, sx * sx + sy * sy, sy / length, sx / length))
+    return tuple(rows)
+
+
+def _side(segments: Sequence[_Segment], x: float, y: float) -> float:
+    # Plain floats: lines have a handful of vertices, where numpy's per-call cost dominates.
+    k, distance, along, ox, oy = 0, math.inf, 0.0, 0.0, 0.0
+    for i, (x0, y0, sx, sy, ss, _, _) in enumerate(segments):
+        fx, fy = x - x0, y - y0
+        t = (fx * sx + fy * sy) / ss
+        t = t if 0.0 < t < 1.0 else (0.0 if t <= 0.0 else 1.0)  # clamped to the segment
+        dx, dy = fx - t * sx, fy - t * sy
+        d = math.hypot(dx, dy)
+        if d < distance:  # strictly: the first of equals wins
+            k, distance, along, ox, oy = i, d, t, dx, dy
     if along == 0.0 and k > 0:
         pair = segments[k - 1 : k + 1]
     elif along == 1.0 and k < len(segments) - 1:
@@ -195,8 +234,7 @@ def side_of_vertices(xy: Sequence[tuple[float, float]], x: float, y: float) -> f
     else:
         pair = segments[k : k + 1]
     nx = ny = 0.0
-    for sx, sy, *_ in pair:
-        length = math.hypot(sx, sy)
-        nx, ny = nx - sy / length, ny + sx / length  # unit left normals, summed
+    for *_, q, r in pair:
+        nx, ny = nx - q, ny + r  # unit left normals, summed
     side = ox * nx + oy * ny
     return math.copysign(distance, side) if side != 0.0 else 0.0

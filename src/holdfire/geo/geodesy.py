@@ -14,6 +14,9 @@ from holdfire.geo.coords import FloatArray, check_lat_lon, check_lat_lon_arrays
 from holdfire.geo.errors import GeoError
 
 _GEOD = Geod(ellps="WGS84")
+# Up to this many points, pyproj's scalar call (~1.4 µs each) beats its array call (~20 µs
+# fixed); both run the same geod_inverse, so the distances are identical.
+_PER_POINT_MAX = 24
 
 
 def inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
@@ -45,9 +48,17 @@ def destination(
 
 
 def distances_m(lat: float, lon: float, lats: npt.ArrayLike, lons: npt.ArrayLike) -> FloatArray:
-    """Geodesic distances in metres from one point to many, in one vectorised ``Geod.inv`` call."""
+    """Geodesic distances in metres from one point to many, in one vectorised ``Geod.inv`` call
+    (a few points: one call each, which gives the same distances for far less overhead)."""
     check_lat_lon(lat, lon)
-    to_lats, to_lons = check_lat_lon_arrays(lats, lons)
+    to_lats = np.asarray(lats, dtype=np.float64)
+    to_lons = np.asarray(lons, dtype=np.float64)
+    if to_lats.ndim == 1 and to_lats.shape == to_lons.shape and len(to_lats) <= _PER_POINT_MAX:
+        points = list(zip(to_lats.tolist(), to_lons.tolist(), strict=True))
+        if all(abs(a) <= 90.0 and abs(b) <= 180.0 for a, b in points):  # else the check explains
+            lat, lon = float(lat), float(lon)
+            return np.array([_GEOD.inv(lon, lat, b, a)[2] for a, b in points], dtype=np.float64)
+    to_lats, to_lons = check_lat_lon_arrays(to_lats, to_lons)
     _, _, distances = _GEOD.inv(
         np.full_like(to_lons, lon), np.full_like(to_lats, lat), to_lons, to_lats
     )

@@ -154,6 +154,21 @@ def test_track_index_never_misses_a_position_the_full_scan_finds() -> None:
         assert _brute(entries, lat, lon, reach, ts) <= found
 
 
+def test_track_index_keeps_positions_just_within_reach_at_every_latitude() -> None:
+    # The index drops positions by a bound on the sphere; where the ellipsoid is flattest
+    # (north-south at the equator) a position 0.5 m inside reach must still come back.
+    t0 = NOW.timestamp()
+    for lat in range(-88, 89, 8):
+        for azimuth in (0.0, 45.0, 90.0, 180.0):
+            for reach in (50.0, 5_000.0, 200_000.0):
+                index = TrackIndex()
+                lon2, lat2, _ = GEOD.fwd(20.0, lat, azimuth, reach + 30.0 - 0.5)
+                entry = IndexedPosition("u", "k", lat2, lon2, 30.0, 0.0, t0)
+                index.put("u", [entry], now_ts=t0)
+                assert len(index.near(lat, 20.0, reach, t0)) == 1, (lat, azimuth, reach)
+                assert len(index.near(lat, 20.0, 0.95 * reach - 60.0, t0)) == 0
+
+
 def test_index_follows_replacements_and_removals() -> None:
     pic = picture()
     pic.apply_report(report("u1", AIM))

@@ -1,5 +1,6 @@
 """Local frames: accuracy against geodesics, shapely geometry, side of a line."""
 
+import itertools
 import math
 import re
 
@@ -10,7 +11,14 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from shapely import LineString, Point
 
-from holdfire.geo import GeoError, LocalFrame, frame_for, side_of_line
+from holdfire.geo import (
+    GeoError,
+    LocalFrame,
+    Polyline,
+    frame_for,
+    side_of_line,
+    side_of_vertices,
+)
 
 GEOD = Geod(ellps="WGS84")
 latitudes = st.floats(-89.99, 89.99)
@@ -249,3 +257,62 @@ def test_side_of_line_rejects_degenerate_lines() -> None:
         side_of_line(LineString([(1.0, 1.0), (1.0, 1.0)]), 0.0, 0.0)
     with pytest.raises(GeoError, match="is not finite"):
         side_of_line(NORTHWARD, math.nan, 0.0)
+
+
+# --- Polyline ---------------------------------------------------------------------------------
+
+
+def _reference_side(xy: list[tuple[float, float]], x: float, y: float) -> float:
+    """side_of_line as first written, straight from its docstring: the oracle for Polyline."""
+    segments = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(xy):
+        sx, sy, fx, fy = x1 - x0, y1 - y0, x - x0, y - y0
+        along = min(1.0, max(0.0, (fx * sx + fy * sy) / (sx * sx + sy * sy)))
+        ox, oy = fx - along * sx, fy - along * sy
+        segments.append((sx, sy, along, ox, oy, math.hypot(ox, oy)))
+    k = min(range(len(segments)), key=lambda i: segments[i][5])
+    _, _, along, ox, oy, distance = segments[k]
+    if along == 0.0 and k > 0:
+        pair = segments[k - 1 : k + 1]
+    elif along == 1.0 and k < len(segments) - 1:
+        pair = segments[k : k + 2]
+    else:
+        pair = segments[k : k + 1]
+    nx = ny = 0.0
+    for sx, sy, *_ in pair:
+        length = math.hypot(sx, sy)
+        nx, ny = nx - sy / length, ny + sx / length
+    side = ox * nx + oy * ny
+    return math.copysign(distance, side) if side != 0.0 else 0.0
+
+
+# Small integer grids make ties common: equally near segments, points on vertices and extensions.
+_grid = st.integers(-4, 4).map(float)
+_metres = st.floats(-1e5, 1e5).map(lambda v: round(v, 4))  # frame coordinates, to 0.1 mm
+_vertex = st.tuples(_grid, _grid) | st.tuples(_metres, _metres)
+_line = st.lists(_vertex, min_size=2, max_size=8).filter(lambda v: len(set(v)) > 1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_line, _vertex)
+def test_polyline_side_equals_the_reference_bit_for_bit(
+    vertices: list[tuple[float, float]], point: tuple[float, float]
+) -> None:
+    line = Polyline(LineString(vertices))
+    expected = _reference_side(list(line.vertices), *point)
+    assert repr(line.side(*point)) == repr(expected)
+    assert repr(side_of_vertices(line.vertices, *point)) == repr(expected)
+
+
+def test_polyline_side_breaks_ties_as_the_reference() -> None:
+    # Beyond the hairpin's tip both segments are nearest at the shared vertex; two parallel
+    # legs of a U are equally near a point between them, and the first wins.
+    hairpin = [(-1000.0, 0.0), (0.0, 0.0), (-1000.0, 1000.0)]
+    u_turn = [(0.0, 0.0), (10.0, 0.0), (10.0, 2.0), (0.0, 2.0)]
+    for xy, point in ((hairpin, (2.0, 1.0)), (u_turn, (5.0, 1.0)), (u_turn, (-1.0, 1.0))):
+        assert Polyline(LineString(xy)).side(*point) == _reference_side(xy, *point)
+
+
+def test_polyline_side_rejects_a_point_that_is_not_finite() -> None:
+    with pytest.raises(GeoError, match="is not finite"):
+        Polyline(NORTHWARD).side(math.inf, 0.0)

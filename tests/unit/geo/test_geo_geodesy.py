@@ -94,6 +94,17 @@ def test_vectorised_distances_equal_scalar_ones() -> None:
     np.testing.assert_array_equal(found, expected)
 
 
+def test_a_few_distances_equal_those_of_one_large_call() -> None:
+    # Small batches take pyproj's per-point path: the figures must not depend on the batch size.
+    rng = np.random.default_rng(11)
+    lats = rng.uniform(-89.0, 89.0, 60)
+    lons = rng.uniform(-180.0, 180.0, 60)
+    whole = distances_m(-33.9, 151.2, lats, lons)
+    for n in range(1, 41):
+        np.testing.assert_array_equal(distances_m(-33.9, 151.2, lats[:n], lons[:n]), whole[:n])
+    assert distances_m(0, 0, [1.0], [1.0]).dtype == np.float64
+
+
 def test_vectorised_distances_on_empty_arrays() -> None:
     empty = np.array([], dtype=np.float64)
     found = distances_m(51.4, 35.2, empty, empty)
