@@ -51,10 +51,11 @@ from holdfire.codecs.chat_commands import (
 from holdfire.codecs.cot_xml import CotEvent, circle_shape, geochat
 from holdfire.domain.checks import CheckRequest, Clearance, Verdict
 from holdfire.domain.errors import DomainError, NotAllowed, NotFound
-from holdfire.domain.events import DeliveriesUpdated, Event, MessageSent
+from holdfire.domain.events import Event
 from holdfire.domain.messages import GROUP_PREFIX, PAIRING_PREFIX, Delivery, Message
 from holdfire.engine.coordination import HOLDFIRE
 from holdfire.geo import GeoError, parse_location
+from holdfire.service.messaging import to_carry
 from holdfire.service.ports import StoreError
 
 if TYPE_CHECKING:
@@ -193,15 +194,9 @@ class CommandDesk:
 
         Called on the event loop right after the store took the events; it only queues (a
         connected client's bytes, or the mailbox with its durable copy written by a task)."""
-        for event in events:
-            if isinstance(event, MessageSent):
-                for delivery in event.deliveries:
-                    self.send_delivery(delivery, event.message)
-            elif isinstance(event, DeliveriesUpdated):
-                for delivery in event.deliveries:
-                    if _resent(delivery):
-                        message = self.server.service.coordinator.message(delivery.message_id)
-                        self.send_delivery(delivery, message)
+        coordinator = self.server.service.coordinator
+        for delivery in to_carry(events):
+            self.send_delivery(delivery, coordinator.message(delivery.message_id))
 
     def send_delivery(self, delivery: Delivery, message: Message | None) -> bool:
         """One delivery as GeoChat from holdfire to its recipient (now, or kept for it)."""
@@ -297,13 +292,6 @@ class CommandDesk:
             remarks=format_reply(clearance),
         )
         self._send_to(conn, self._requester(conn, event)[0], Outgoing(shape))
-
-
-def _resent(delivery: Delivery) -> bool:
-    """Is this update of a delivery a re-send? An acknowledgement sets `acked_at` and an
-    escalation `escalated_at`; the only update that leaves a delivery pending and unescalated
-    is the coordinator sending it again (with `attempts` up by one)."""
-    return delivery.pending and delivery.escalated_at is None and delivery.attempts > 1
 
 
 def chat_senders(event: CotEvent) -> set[str]:
