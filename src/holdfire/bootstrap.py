@@ -24,6 +24,7 @@ from holdfire.adapters.tables import load_tables
 from holdfire.api.app import create_app
 from holdfire.api.context import ApiContext
 from holdfire.config import Settings
+from holdfire.engine.coordination import CoordinationConfig
 from holdfire.service.handlers import Service
 
 log = logging.getLogger("holdfire")
@@ -35,7 +36,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def build_service(settings: Settings) -> Service:
+def build_service(settings: Settings, coordination: CoordinationConfig | None = None) -> Service:
     """Wire the embedded SQLite store, the tables and the message catalog (shipped, overridden
     from the data directory) and the system clock. The caller starts and closes the service."""
     return Service(
@@ -44,6 +45,7 @@ def build_service(settings: Settings) -> Service:
         clock=SystemClock(),
         new_id=new_id,
         catalog=load_catalog(settings.data_dir),
+        coordination=coordination,
     )
 
 
@@ -154,14 +156,17 @@ class Running:
 
 
 async def start_server(
-    settings: Settings, listeners: Listeners, cot: CotConfig | None = None
+    settings: Settings,
+    listeners: Listeners,
+    cot: CotConfig | None = None,
+    coordination: CoordinationConfig | None = None,
 ) -> Running:
     """Start the service and its listeners. The first start in an empty data directory creates
     it and, unless TLS is off, a CA and a server certificate."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     groups = load_groups(settings.data_dir)  # a bad file stops the start, before any listener
     nodes = load_nodes(settings.data_dir) if listeners.mqtt is not None else {}
-    service = build_service(settings)
+    service = build_service(settings, coordination)
     clock = service.clock
     certs = None
     tls_context = None

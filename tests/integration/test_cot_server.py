@@ -32,6 +32,8 @@ from holdfire.config import Settings
 from holdfire.domain.alerts import AlertKind
 from holdfire.domain.checks import Verdict
 from holdfire.domain.events import AlertRaised, CheckEvaluated
+from holdfire.domain.units import Unit
+from holdfire.engine.coordination import CoordinationConfig
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # pytak warns when aiohttp is missing
@@ -575,13 +577,22 @@ class PytakClient:
         raise AssertionError(f"pytak client received no {what}")
 
 
-async def serve(tmp_path: Path, *, tls: bool = False, udp: bool = False, **config: Any) -> Running:
+async def serve(
+    tmp_path: Path,
+    *,
+    tls: bool = False,
+    udp: bool = False,
+    coordination: CoordinationConfig | None = None,
+    **config: Any,
+) -> Running:
     listeners = Listeners(
         cot_tcp=("127.0.0.1", 0),
         cot_tls=("127.0.0.1", 0) if tls else None,
         cot_udp=("127.0.0.1", 0) if udp else None,
     )
-    return await start_server(Settings(tmp_path / "data"), listeners, CotConfig(**config))
+    return await start_server(
+        Settings(tmp_path / "data"), listeners, CotConfig(**config), coordination
+    )
 
 
 @contextlib.asynccontextmanager
@@ -1438,27 +1449,6 @@ async def test_a_directed_sa_is_replayed_only_to_its_recipient(net: Net) -> None
     await charlie.nothing(sa_of("for-bravo"), "an SA directed to someone else")
 
 
-async def test_alerts_reach_their_recipients_now_or_when_they_reconnect(net: Net) -> None:
-    from holdfire.domain.alerts import Alert
-
-    alpha = await net.tcp("alpha")
-    alpha.send(sa("ANDROID-alpha", "ALPHA"))
-    await net.bound("ANDROID-alpha")
-    alert = Alert(
-        AlertKind.SEPARATION,
-        ("ANDROID-alpha",),
-        "dismounts 800 m from vehicle",
-        datetime.now(UTC),
-        recipients=("ANDROID-alpha", "ANDROID-bravo"),
-    )
-    assert net.cot.desk.push_alert("a1b2c3d4e5", alert) == 1
-    got = await alpha.wait_for(chat_saying("ALERT SEPARATION"), "the alert")
-    assert "dismounts 800 m" in got.remarks and got.uid.startswith("GeoChat.HOLDFIRE.")
-    bravo = await net.tcp("bravo")
-    bravo.send(sa("ANDROID-bravo", "BRAVO"))
-    await bravo.wait_for(chat_saying("ALERT SEPARATION"), "the alert kept for it")
-
-
 async def test_closing_the_server_does_not_wait_for_a_stalled_client(tmp_path: Path) -> None:
     running = await serve(tmp_path, write_high_water=16 * 1024)
     net = Net(running, tmp_path)
@@ -1652,3 +1642,189 @@ async def test_messages_kept_for_an_offline_recipient_survive_a_restart(tmp_path
     # delivered: a third start has nothing left for it
     async with network(tmp_path) as net:
         assert net.cot.mailbox.waiting("ANDROID-delta") == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalog messages as GeoChat; MSG, ACK and WILCO
+
+
+RALLY = "36UXB5303396604"
+KO_WITHDRAWING = f"5분 후 철수. 집결지: {RALLY}."
+EN_WITHDRAWING = f"Withdrawing in 5 min. Rally at {RALLY}."
+
+
+def from_holdfire(text: str) -> Predicate:
+    return lambda g: chat_saying(text)(g) and g.uid.startswith("GeoChat.HOLDFIRE.")
+
+
+async def register(net: Net, uid: str, callsign: str, language: str = "en") -> None:
+    unit = Unit(uid, callsign, language=language)
+    await net.running.service.register_unit(unit, by="test")
+
+
+async def tls_online(net: Net, name: str, uid: str, callsign: str) -> Peer:
+    peer = await net.tls(name, uid)
+    peer.send(sa(uid, callsign))
+    await net.bound(uid)
+    return peer
+
+
+async def send_withdrawing(net: Net, to: str) -> str:
+    message, _ = await net.running.service.send_message(
+        "WITHDRAWING_IN", {"minutes": 5, "rally_grid": RALLY}, to, sender="planner-1"
+    )
+    return message.id
+
+
+async def deliveries(net: Net, uid: str) -> list[Any]:
+    items, _ = await net.running.service.store.list_deliveries(recipient=uid)
+    return list(items)
+
+
+async def test_a_message_reaches_a_tak_client_in_its_language(net: Net) -> None:
+    await register(net, "ANDROID-kim", "KIM", "ko")
+    kim = await tls_online(net, "kim", "ANDROID-kim", "KIM")
+    message_id = await send_withdrawing(net, "ANDROID-kim")
+    got = await kim.wait_for(from_holdfire(KO_WITHDRAWING), "the Korean rendering")
+    assert got.remarks.splitlines() == [
+        KO_WITHDRAWING,
+        EN_WITHDRAWING,
+        f"[from planner-1; ack: ACK {message_id[:8]}]",
+    ]
+    chat = got.detail.find("__chat")
+    assert chat is not None and chat.get("id") == "ANDROID-kim"
+    # an acknowledgement is bookkeeping: nothing more is sent
+    await net.running.service.ack_message(message_id, by="planner-1", recipient=None)
+    await kim.nothing(lambda g: g.type == "b-t-f" and g is not got, "a second chat")
+
+
+async def test_a_message_sent_while_offline_arrives_on_reconnect(net: Net) -> None:
+    await register(net, "ANDROID-kim", "KIM", "ko")
+    kim = await tls_online(net, "kim", "ANDROID-kim", "KIM")
+    await kim.close()
+    for _ in range(int(TIMEOUT / 0.01)):
+        if "ANDROID-kim" not in net.cot.by_uid:
+            break
+        await asyncio.sleep(0.01)
+    await send_withdrawing(net, "ANDROID-kim")
+    assert net.cot.mailbox.waiting("ANDROID-kim") == 1
+    back = await net.tls("kim-again", "ANDROID-kim")
+    await back.wait_for(from_holdfire(KO_WITHDRAWING), "the message kept while offline")
+    await asyncio.sleep(QUIET)
+    assert back.count(from_holdfire(KO_WITHDRAWING)) == 1
+
+
+async def test_msg_from_one_tak_client_reaches_another_in_its_language(net: Net) -> None:
+    await register(net, "ANDROID-kim", "KIM", "ko")
+    kim = await tls_online(net, "kim", "ANDROID-kim", "KIM")
+    alpha = await tls_online(net, "alpha", "ANDROID-alpha", "ALPHA")
+    await net.track("ANDROID-alpha")
+    alpha.send(
+        command(
+            "ANDROID-alpha",
+            "ALPHA",
+            f'MSG kim WITHDRAWING_IN minutes=5 rally_grid={RALLY} "east of the barn"',
+        )
+    )
+    sent = await alpha.wait_for(from_holdfire("SENT"), "the confirmation")
+    assert sent.remarks.startswith("SENT WITHDRAWING_IN to 1 recipient; message ")
+    prefix = sent.remarks.rsplit(" ", 1)[-1]
+    got = await kim.wait_for(from_holdfire(KO_WITHDRAWING), "the message in Korean")
+    lines = got.remarks.splitlines()
+    assert lines[0] == f"{KO_WITHDRAWING} — east of the barn"
+    assert lines[1] == f"{EN_WITHDRAWING} — east of the barn"
+    assert lines[2] == f"[from ALPHA; ack: ACK {prefix}]"
+    (delivery,) = await deliveries(net, "ANDROID-kim")
+    assert delivery.message_id.startswith(prefix) and delivery.language == "ko"
+    stored = [e for e in await net.store_events() if type(e).__name__ == "MessageSent"]
+    assert stored[0].message.sender == "tak:alpha"
+    assert stored[0].message.sender_uid == "ANDROID-alpha"
+
+
+async def test_ack_by_geochat_marks_the_delivery_acked(net: Net) -> None:
+    await register(net, "ANDROID-kim", "KIM", "ko")
+    kim = await tls_online(net, "kim", "ANDROID-kim", "KIM")
+    message_id = await send_withdrawing(net, "ANDROID-kim")
+    await kim.wait_for(from_holdfire(KO_WITHDRAWING), "the message")
+    kim.send(command("ANDROID-kim", "KIM", f"ACK {message_id[:8]}"))
+    reply = await kim.wait_for(from_holdfire("ACKED"), "the acknowledgement's confirmation")
+    assert reply.remarks == f"ACKED WITHDRAWING_IN (message {message_id[:8]}) for ANDROID-kim"
+    (delivery,) = await deliveries(net, "ANDROID-kim")
+    assert delivery.acked_at is not None and delivery.acked_by == "tak:kim"
+    # once acknowledged there is nothing left to acknowledge
+    kim.send(command("ANDROID-kim", "KIM", f"WILCO {message_id[:8]}"))
+    error = await kim.wait_for(from_holdfire("ERROR"), "the refusal")
+    assert "does not exist" in error.remarks
+
+
+async def test_an_unauthenticated_ack_is_recorded_as_such_and_only_for_its_own_uid(
+    net: Net,
+) -> None:
+    await register(net, "ANDROID-tcp", "TCP1")
+    await register(net, "ANDROID-kim", "KIM", "ko")
+    await tls_online(net, "kim", "ANDROID-kim", "KIM")
+    tcp = await net.tcp("tcp")
+    tcp.send(sa("ANDROID-tcp", "TCP1"))
+    await net.bound("ANDROID-tcp")
+    for_tcp = await send_withdrawing(net, "ANDROID-tcp")
+    for_kim = await send_withdrawing(net, "ANDROID-kim")
+    await tcp.wait_for(from_holdfire(EN_WITHDRAWING), "the message")
+    # in someone else's name: refused, nothing acknowledged
+    tcp.send(command("ANDROID-kim", "KIM", f"ACK {for_kim[:8]}"))
+    refused = await tcp.wait_for(from_holdfire("ERROR"), "the refusal")
+    assert "acknowledge only as the uid" in refused.remarks
+    tcp.send(command("ANDROID-tcp", "TCP1", f"ACK {for_kim[:8]}"))  # not its message
+    await tcp.wait_for(lambda g: from_holdfire("ERROR")(g) and g is not refused, "a refusal")
+    tcp.send(command("ANDROID-tcp", "TCP1", f"ACK {for_tcp[:8]}"))
+    reply = await tcp.wait_for(from_holdfire("ACKED"), "the confirmation")
+    assert "unauthenticated" in reply.remarks
+    (mine,) = await deliveries(net, "ANDROID-tcp")
+    assert mine.acked_by == "unauthenticated:ANDROID-tcp"
+    (theirs,) = await deliveries(net, "ANDROID-kim")
+    assert theirs.acked_at is None
+
+
+async def test_bad_msg_and_ack_commands_get_an_error_not_a_traceback(net: Net) -> None:
+    alpha = await tls_online(net, "alpha", "ANDROID-alpha", "ALPHA")
+    for text, says in [
+        ("MSG nobody WAIT_FOR_US", "names no single registered unit"),
+        ("MSG ALPHA NO_SUCH_MESSAGE", "unknown message id"),
+        ("MSG ALPHA WITHDRAWING_IN minutes=soon rally_grid=x", "params.minutes"),
+        ('MSG ALPHA WAIT_FOR_US "unbalanced', "not closed"),
+        ("ACK 1234", "at least its first 8 characters"),
+        ("ACK deadbeefdeadbeef", "does not exist"),
+        (f"MSG ALPHA MOUNTED pax={'9' * 400}", "params.pax"),
+        (f"MSG ALPHA MOUNTED pax={'9' * 5000}", "over 500 characters"),
+    ]:
+        before = alpha.count(from_holdfire("ERROR"))
+        alpha.send(command("ANDROID-alpha", "ALPHA", text))
+        for _ in range(int(TIMEOUT / 0.01)):
+            if alpha.count(from_holdfire("ERROR")) > before:
+                break
+            await asyncio.sleep(0.01)
+        reply = [g for g in alpha.events if from_holdfire("ERROR")(g)][-1]
+        assert reply.remarks.startswith("ERROR ") and says in reply.remarks, (text, reply.remarks)
+        assert "Traceback" not in reply.remarks
+
+
+async def test_an_unacknowledged_message_is_sent_again(tmp_path: Path) -> None:
+    coordination = CoordinationConfig(ack_timeout_s=0.2, max_attempts=2)
+    async with network(tmp_path, tls=True, coordination=coordination) as net:
+        await register(net, "ANDROID-kim", "KIM", "ko")
+        kim = await tls_online(net, "kim", "ANDROID-kim", "KIM")
+        message_id = await send_withdrawing(net, "ANDROID-kim")
+        await kim.wait_for(from_holdfire(KO_WITHDRAWING), "the first send")
+        again = await kim.wait_for(from_holdfire("sent 2 times"), "the re-send")
+        assert again.remarks.splitlines()[0] == KO_WITHDRAWING
+        assert f"ack: ACK {message_id[:8]}" in again.remarks
+        # escalation is bookkeeping for the recipient: no third send
+        for _ in range(int(3 * TIMEOUT / 0.05)):
+            (delivery,) = await deliveries(net, "ANDROID-kim")
+            if delivery.escalated_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert delivery.escalated_at is not None and delivery.attempts == 2
+        await kim.nothing(from_holdfire("sent 3 times"), "a third send")
+        assert kim.count(from_holdfire(KO_WITHDRAWING)) == 2
+        assert net.running.service.hub.listeners == 1
+    assert net.running.service.hub.listeners == 0  # closing the server unsubscribed it

@@ -28,7 +28,9 @@ import pytest
 from holdfire.adapters.net.mqtt import MqttIngest, MqttSettings, load_nodes, parse_mqtt_url
 from holdfire.bootstrap import build_service
 from holdfire.config import settings
+from holdfire.domain.reports import PositionReport
 from holdfire.domain.tracks import Track
+from holdfire.domain.units import Unit
 from holdfire.service.handlers import Service
 
 pytestmark = pytest.mark.integration
@@ -307,3 +309,79 @@ async def test_ingest_waits_for_the_broker_and_resumes_after_a_restart(
         await eventually(lambda: running.counters["subscribed"] == 2, "resubscribed")
         await publish(broker.port, topic, {"uid": "d-2", "lat": 51.5, "lon": 35.6})
         await track(service, "d-2")
+
+
+# --- messages out ----------------------------------------------------------------------------
+
+
+async def test_a_delivery_for_a_unit_heard_over_mqtt_is_published_to_its_topic(
+    service: Service, prefix: str
+) -> None:
+    tracker, other = f"t-{uuid.uuid4().hex[:8]}", f"o-{uuid.uuid4().hex[:8]}"
+    await service.register_unit(Unit(tracker, "TRACKER", language="ko"), by="test")
+    await service.register_unit(Unit(other, "OTHER"), by="test")
+    got: list[tuple[str, dict[str, Any]]] = []
+    async with ingest(service, system_broker(prefix)) as running, aiomqtt.Client(*BROKER) as sub:
+        await sub.subscribe(
+            [(f"holdfire/messages/{tracker}", 1), (f"holdfire/messages/{other}", 1)]
+        )
+
+        async def collect() -> None:
+            async for message in sub.messages:
+                assert isinstance(message.payload, bytes)
+                got.append((str(message.topic), json.loads(message.payload)))
+
+        reader = asyncio.create_task(collect())
+        try:
+            await publish(
+                BROKER[1], f"{prefix}/reports/t", {"uid": tracker, "lat": 51.4, "lon": 35.6}
+            )
+            await track(service, tracker)
+            await service.report(
+                PositionReport(
+                    uid=other,
+                    lat=51.4,
+                    lon=35.6,
+                    observed_at=service.clock.now(),
+                    received_at=service.clock.now(),
+                    source="http",
+                    reporter="test",
+                )
+            )
+            for uid in (other, tracker):
+                await service.send_message("WAIT_FOR_US", {}, uid, sender="planner-1")
+            await eventually(lambda: got, "the delivery published")
+            await asyncio.sleep(0.3)  # the other one, if it were wrongly published, is there too
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        assert [topic for topic, _ in got] == [f"holdfire/messages/{tracker}"]
+        body = got[0][1]
+        assert body["to"] == tracker and body["code"] == "WAIT_FOR_US"
+        assert body["language"] == "ko" and body["text_en"] == "Wait for us."
+        assert body["ack_required"] is True and body["message_id"]
+        assert running.counters["published"] == 1
+
+
+async def test_the_outbox_waits_for_the_broker_and_is_bounded(
+    service: Service, broker: Broker
+) -> None:
+    config = replace(
+        from_url(f"mqtt://127.0.0.1:{broker.port}"),
+        backoff_initial_s=0.05,
+        backoff_max_s=0.5,
+        outbox_limit=2,
+    )
+    now = service.clock.now()
+    await service.register_unit(Unit("m-1", "M1"), by="test")
+    heard = PositionReport("m-1", 51.4, 35.6, now, now, source="mqtt", reporter="topic")
+    await service.report(heard)
+    async with ingest(service, config) as running:
+        assert not running.connected
+        for minutes in (1, 2, 3):
+            await service.send_message("MOUNTED", {"pax": minutes}, "m-1", sender="planner-1")
+        assert running.counters["outbox-dropped"] == 1  # the oldest of three, past the bound
+        broker.start()
+        await broker.accepting()
+        await eventually(lambda: running.counters["published"] == 2, "the outbox flushed")
+        assert running.counters["publish-failed"] == 0

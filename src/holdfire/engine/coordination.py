@@ -204,6 +204,10 @@ class Coordinator:
                     watch.withdrawals.add(message.id)
         return outcome
 
+    def message(self, message_id: str) -> Message | None:
+        """A message sent since the start (or restored), by id."""
+        return self._messages.get(message_id)
+
     def _deliver(self, message: Message, unit: Unit, now: datetime) -> Delivery:
         rendered = self.catalog.render(message.code, message.params, unit.language)
         text = (

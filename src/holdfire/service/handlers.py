@@ -427,7 +427,7 @@ class Service:
         await self._record(events)
         return message, [d for d in outcome.deliveries if d.message_id == message.id]
 
-    def _unit_named(self, name: str) -> str | None:
+    def unit_named(self, name: str) -> str | None:
         """A uid, or the uid of the one unit with that callsign."""
         if self.picture.unit(name) is not None:
             return name
@@ -443,7 +443,7 @@ class Service:
             )
             return [self._check_fire(message, f"CHECK FIRE {grid}", circle, None)]
         if isinstance(unit, str):
-            uid = self._unit_named(unit)
+            uid = self.unit_named(unit)
             if uid is None:
                 raise DomainError("params.unit", f"{unit!r} names no single registered unit")
             targets = [uid]
@@ -469,7 +469,7 @@ class Service:
         if isinstance(grid, str):
             chosen = [m for m in active if m.name == f"CHECK FIRE {grid}"]
         elif isinstance(unit, str):
-            uid = self._unit_named(unit) or unit
+            uid = self.unit_named(unit) or unit
             chosen = [m for m in active if m.unit == uid]
         else:
             chosen = [m for m in active if m.originator == message.sender]

@@ -1,6 +1,7 @@
-"""From what the coordinator decided to the events the store records and the hub publishes."""
+"""From what the coordinator decided to the events the store records and the hub publishes,
+and back: which deliveries a channel (TAK, MQTT) has to carry."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from holdfire.domain.events import (
@@ -31,3 +32,17 @@ def outcome_events(outcome: Outcome, now: datetime, sent: Sequence[Message] = ()
     events += [AlertCleared(alert_id, now) for alert_id in dict.fromkeys(outcome.cleared)]
     events += [PairingClosed(pid, now, "mounted") for pid in outcome.closed_pairings]
     return events
+
+
+def to_carry(events: Sequence[Event]) -> Iterator[Delivery]:
+    """The deliveries among `events` that go out to their recipients: every first delivery and
+    every re-send. An acknowledgement sets `acked_at` and an escalation `escalated_at`; the only
+    update that leaves a delivery pending and unescalated is the coordinator sending it again
+    (`attempts` up by one), so that is what a re-send looks like."""
+    for event in events:
+        if isinstance(event, MessageSent):
+            yield from event.deliveries
+        elif isinstance(event, DeliveriesUpdated):
+            for delivery in event.deliveries:
+                if delivery.pending and delivery.escalated_at is None and delivery.attempts > 1:
+                    yield delivery

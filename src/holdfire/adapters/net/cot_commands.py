@@ -1,13 +1,36 @@
 """Commands sent to holdfire over GeoChat, and holdfire's own messages to TAK clients.
 
 `CHECK` runs a check for the sender and answers with the verdict and a circle on the map
-coloured by it; `HELP` lists the commands. Replies go to the sender if still connected, else
-wait for it in the mailbox.
+coloured by it; `MSG` sends a catalog message; `ACK` and `WILCO` acknowledge one; `HELP` lists
+the commands. Replies go to the sender if still connected, else wait for it in the mailbox; they
+start with an English word (the verdict, `SENT`, `ACKED`, `ERROR`) and never carry a traceback.
+
+Messages reach TAK clients as GeoChat from holdfire (`on_service_events`, subscribed to the
+service's hub by the server): every first delivery and every re-send, to the recipient's uid,
+in its language with the English text and the reference to acknowledge with
+(`format_delivery`). Acknowledgements and escalations are bookkeeping and send nothing here
+(an escalation's own ACK_OVERDUE message to the parent is a delivery like any other). A
+recipient that is not connected finds the message in the mailbox when it connects; that
+includes units that never used TAK (bounded by the mailbox's limits and time to live).
+
+Who speaks (decisions):
+
+- `MSG` is sent as the client's label (`tak:<certificate name>`, or
+  `tak-unauthenticated:<callsign>@<address>`); only a certificate makes it speak *for* a unit
+  (`sender_uid`), which is what lets DISMOUNT_COMPLETE, MOUNTED and WITHDRAWING_IN act on the
+  pairing watch and keeps the sender out of its own group's recipients. The recipient sees who
+  it is from.
+- `ACK`/`WILCO` over TLS acknowledge for the certificate's uid (`by` the label). A client
+  without a certificate acknowledges only as the uid it identified itself with: its own SA's
+  uid if it sent one, and every sender the chat names (`chatgrp uid0`, `link`, the GeoChat uid,
+  `remarks@source`) must be that same uid; a uid a certificate speaks for is refused (fail
+  closed: over TLS only). Such an acknowledgement is recorded as `unauthenticated:<uid>`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -15,16 +38,24 @@ from holdfire.adapters.net.cot_connection import CotConnection, Peer
 from holdfire.adapters.net.cot_routing import Outgoing
 from holdfire.codecs.chat_commands import (
     HELP_TEXT,
+    AckCommand,
     BadCommand,
     CheckCommand,
     HelpCommand,
+    MessageCommand,
+    format_delivery,
     format_reply,
+    message_params,
     parse_command,
 )
 from holdfire.codecs.cot_xml import CotEvent, circle_shape, geochat
-from holdfire.domain.alerts import Alert
 from holdfire.domain.checks import CheckRequest, Clearance, Verdict
+from holdfire.domain.errors import DomainError, NotAllowed, NotFound
+from holdfire.domain.events import Event
+from holdfire.domain.messages import GROUP_PREFIX, PAIRING_PREFIX, Delivery, Message
+from holdfire.engine.coordination import HOLDFIRE
 from holdfire.geo import GeoError, parse_location
+from holdfire.service.messaging import to_carry
 from holdfire.service.ports import StoreError
 
 if TYPE_CHECKING:
@@ -53,20 +84,35 @@ class CommandDesk:
         if isinstance(command, HelpCommand):
             self._reply(conn, event, HELP_TEXT)
         elif isinstance(command, BadCommand):
-            self._reply(conn, event, command.message)
+            self._reply(conn, event, f"ERROR {command.message}")
+        elif isinstance(command, MessageCommand | AckCommand):
+            try:
+                if isinstance(command, MessageCommand):
+                    reply = await self._message(conn.peer, command)
+                else:
+                    reply = await self._ack(conn.peer, event, command)
+            except (DomainError, NotFound, NotAllowed, GeoError) as exc:
+                reply = f"ERROR {exc}"
+            except StoreError as exc:
+                log.error("%s from %s not stored: %s", type(command).__name__, conn.peer.label, exc)
+                reply = "ERROR it could not be recorded; nothing was done, try again"
+            except Exception:  # the sender must hear back whatever happened
+                log.exception("%s from %s failed", type(command).__name__, conn.peer.label)
+                reply = "ERROR holdfire could not do this; try again"
+            self._reply(conn, event, reply)
         elif isinstance(command, CheckCommand):
             try:
                 clearance = await self._check(conn.peer, command)
             except GeoError as exc:
-                self._reply(conn, event, f"target: {exc}")
+                self._reply(conn, event, f"ERROR target: {exc}")
                 return
             except StoreError as exc:
                 log.error("check from %s not stored: %s", conn.peer.label, exc)
-                self._reply(conn, event, "the check could not be recorded; try again")
+                self._reply(conn, event, "ERROR the check could not be recorded; try again")
                 return
             except Exception:  # the requester must hear back whatever happened
                 log.exception("check from %s failed", conn.peer.label)
-                self._reply(conn, event, "holdfire could not evaluate this check; try again")
+                self._reply(conn, event, "ERROR holdfire could not evaluate this check; try again")
                 return
             reply = format_reply(clearance)
             if conn.peer.bound_uid is None:
@@ -89,16 +135,89 @@ class CommandDesk:
         )
         return await self.server.service.check(request)
 
-    def push_alert(self, alert_id: str, alert: Alert) -> int:
-        """Tell an alert's recipients, as GeoChat from holdfire: at once to those connected,
-        when they reconnect to the others. Returns how many were reached at once."""
-        text = f"ALERT {alert.kind.value}: {alert.detail} (alert {alert_id[:8]})"
-        return sum(1 for uid in alert.recipients if self.send_text(uid, text))
+    async def _message(self, peer: Peer, command: MessageCommand) -> str:
+        service = self.server.service
+        params = message_params(service.catalog.definition(command.code), command.params)
+        message, deliveries = await service.send_message(
+            command.code,
+            params,
+            self._address(command.to),
+            sender=peer.label,
+            sender_uid=peer.bound_uid,
+            attachment=command.attachment,
+        )
+        n = len(deliveries)
+        reply = f"SENT {message.code} to {n} recipient{'' if n == 1 else 's'}"
+        if n == 0:
+            reply += " (none of them is active)"
+        return f"{reply}; message {message.id[:8]}"
+
+    def _address(self, to: str) -> str:
+        """A uid, `group:NAME` or `pairing:ID` as given; else the one unit with that callsign."""
+        if to.lower().startswith((GROUP_PREFIX, PAIRING_PREFIX)):
+            prefix, _, rest = to.partition(":")
+            return f"{prefix.lower()}:{rest}"
+        uid = self.server.service.unit_named(to)
+        if uid is None:
+            raise DomainError("to", f"{to!r} names no single registered unit; give its uid")
+        return uid
+
+    async def _ack(self, peer: Peer, event: CotEvent, command: AckCommand) -> str:
+        if peer.bound_uid is not None:
+            uid, by = peer.bound_uid, peer.label
+        else:
+            uid = self._unauthenticated_uid(peer, event)
+            by = f"unauthenticated:{uid}"
+        acked = await self.server.service.ack_message(command.ref, by=by, recipient=uid)
+        codes = ", ".join(sorted({d.code for d in acked}))
+        refs = ", ".join(sorted({d.message_id[:8] for d in acked}))
+        reply = f"ACKED {codes} (message {refs}) for {uid}"
+        if peer.bound_uid is None:
+            reply += "\n(unauthenticated acknowledgement: recorded as such)"
+        return reply
+
+    def _unauthenticated_uid(self, peer: Peer, event: CotEvent) -> str:
+        """The one uid a client without a certificate may acknowledge as, or NotAllowed."""
+        named = chat_senders(event)
+        uid = peer.uid or (next(iter(named)) if len(named) == 1 else None)
+        if uid is None or any(other != uid for other in named):
+            raise NotAllowed(
+                "ACK without a certificate: send your own SA first, and acknowledge only as "
+                "the uid you send it from"
+            )
+        if self.server.certified_elsewhere(peer, uid):
+            raise NotAllowed(f"{uid} is bound to a certificate: acknowledge over TLS with it")
+        return uid
+
+    def on_service_events(self, events: Sequence[Event]) -> None:
+        """A hub listener: every first delivery and every re-send goes out as GeoChat.
+
+        Called on the event loop right after the store took the events; it only queues (a
+        connected client's bytes, or the mailbox with its durable copy written by a task)."""
+        coordinator = self.server.service.coordinator
+        for delivery in to_carry(events):
+            self.send_delivery(delivery, coordinator.message(delivery.message_id))
+
+    def send_delivery(self, delivery: Delivery, message: Message | None) -> bool:
+        """One delivery as GeoChat from holdfire to its recipient (now, or kept for it)."""
+        return self.send_text(delivery.recipient, format_delivery(delivery, self._sender(message)))
+
+    def _sender(self, message: Message | None) -> str | None:
+        """Who a message is from, as its recipient should read it; None for holdfire's own."""
+        if message is None or message.sender == HOLDFIRE:
+            return None
+        if message.sender_uid is not None:
+            unit = self.server.service.picture.unit(message.sender_uid)
+            return unit.callsign if unit is not None else message.sender_uid
+        return message.sender
 
     def send_text(self, uid: str, text: str) -> bool:
         """A GeoChat from holdfire to `uid`; True if it went out now, False if it is kept."""
         conn = self.server.by_uid.get(uid)
-        callsign = (conn.peer.callsign if conn is not None else None) or uid
+        unit = self.server.service.picture.unit(uid)
+        callsign = (conn.peer.callsign if conn is not None else None) or (
+            unit.callsign if unit is not None else uid
+        )
         out = Outgoing(
             geochat(
                 self.server.config.server_uid,
@@ -173,3 +292,21 @@ class CommandDesk:
             remarks=format_reply(clearance),
         )
         self._send_to(conn, self._requester(conn, event)[0], Outgoing(shape))
+
+
+def chat_senders(event: CotEvent) -> set[str]:
+    """Every uid a GeoChat names as its sender: event uid, link, chatgrp uid0, remarks source."""
+    senders = set(event.link_uids[:1])
+    parts = event.uid.split(".")
+    if len(parts) >= 4 and parts[0] == "GeoChat":
+        senders.add(".".join(parts[1:-2]))
+    chat = event.chat
+    if chat is not None:
+        if chat.link_uid:
+            senders.add(chat.link_uid)
+        if chat.chatgrp_uids:
+            senders.add(chat.chatgrp_uids[0])
+        if chat.remarks_source and chat.remarks_source.startswith("BAO.F.ATAK."):
+            senders.add(chat.remarks_source.removeprefix("BAO.F.ATAK."))
+    senders.discard("")
+    return senders

@@ -12,8 +12,10 @@ role), used for team chat rooms, never for access. A client that connects is sen
 own SA and the latest SA of every uid it may see (still valid, of clients still connected or
 markers; directed ones only to whom they name). Pings get pongs; a client that leaves is
 announced with `t-x-d-d`; emergencies (`b-a-*`) are repeated until cancelled; GeoChat to the
-server's callsign is a command (`CHECK`, `HELP`). Messages (chat, emergencies, replies) for a
-uid that is offline wait in the mailbox until it reconnects.
+server's callsign is a command (`CHECK`, `MSG`, `ACK`, `WILCO`, `HELP`); catalog messages reach
+their recipients as GeoChat from holdfire (`CommandDesk.on_service_events`, subscribed to the
+service's hub while the server runs). Messages (chat, emergencies, replies, catalog messages)
+for a uid that is offline wait in the mailbox until it reconnects.
 
 Identity: a TLS client's own uid is the one its certificate names; only its reports about that
 uid are *own* (authenticated). Everything else (plain TCP, UDP, a TLS client's markers for other
@@ -33,13 +35,13 @@ import contextlib
 import logging
 import ssl
 from collections import Counter
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from holdfire.adapters.certs import TlsIdentity
-from holdfire.adapters.net.cot_commands import CommandDesk
+from holdfire.adapters.net.cot_commands import CommandDesk, chat_senders
 from holdfire.adapters.net.cot_connection import (
     CotConfig,
     CotConnection,
@@ -107,6 +109,7 @@ class CotServer:
         self._ingest: asyncio.Queue[PositionReport] = asyncio.Queue()
         self._throttled: set[CotConnection] = set()
         self._to_flush: list[CotConnection] = []
+        self._unsubscribe: Callable[[], None] | None = None  # from the service's event hub
 
     def _restore_mailbox(self) -> None:
         """Messages kept durably for offline recipients before the last stop wait again."""
@@ -188,6 +191,8 @@ class CotServer:
             )
             self._udp.append(transport)
             bound["multicast"] = transport.get_extra_info("sockname")[:2]
+        if self._unsubscribe is None:
+            self._unsubscribe = self.service.hub.subscribe(self.desk.on_service_events)
         for work in (
             self._ingest_loop(),
             self._emergency_loop(),
@@ -199,6 +204,9 @@ class CotServer:
 
     async def close(self) -> None:
         """Stop listening, close every client, and let the picture take what was received."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         for server in self._servers:
             server.close()
         for client in list(self.clients):
@@ -296,7 +304,7 @@ class CotServer:
         for out in self.mailbox.take(uid):
             conn.send_message(out)
 
-    def _certified_elsewhere(self, peer: Peer, uid: str) -> bool:
+    def certified_elsewhere(self, peer: Peer, uid: str) -> bool:
         """Does a certificate other than this peer's speak for `uid`?"""
         if peer.bound_uid == uid:
             return False
@@ -373,7 +381,7 @@ class CotServer:
                         event.uid,
                     )
                 return
-            if self._certified_elsewhere(peer, event.uid):
+            if self.certified_elsewhere(peer, event.uid):
                 # Taking the uid would hand it the unit's messages.
                 self._warn(
                     conn,
@@ -438,7 +446,7 @@ class CotServer:
             log.error("marker %s not removed: %s", uid, exc)
 
     def _route(self, peer: Peer, event: CotEvent, sender: CotConnection | None) -> None:
-        if self._certified_elsewhere(peer, event.uid):
+        if self.certified_elsewhere(peer, event.uid):
             if sender is None:
                 self.counters["spoof-not-routed"] += 1
             else:
@@ -569,7 +577,7 @@ class CotServer:
             return
         chat = event.chat
         if (chat is not None and chat.sender_callsign == self.config.callsign) or any(
-            self._certified_elsewhere(conn.peer, uid) for uid in _chat_senders(event)
+            self.certified_elsewhere(conn.peer, uid) for uid in chat_senders(event)
         ):
             # A chat "from" holdfire or a certified unit, sent by someone else: not passed on
             # (a forged reply could tell a crew its target is clear).
@@ -701,24 +709,6 @@ class CotServer:
             log.error("%d reports not stored: %s", len(batch), exc, exc_info=True)
             return
         self.counters["reports"] += sum(1 for r in results if r.accepted)
-
-
-def _chat_senders(event: CotEvent) -> set[str]:
-    """Every uid a GeoChat names as its sender: event uid, link, chatgrp uid0, remarks source."""
-    senders = set(event.link_uids[:1])
-    parts = event.uid.split(".")
-    if len(parts) >= 4 and parts[0] == "GeoChat":
-        senders.add(".".join(parts[1:-2]))
-    chat = event.chat
-    if chat is not None:
-        if chat.link_uid:
-            senders.add(chat.link_uid)
-        if chat.chatgrp_uids:
-            senders.add(chat.chatgrp_uids[0])
-        if chat.remarks_source and chat.remarks_source.startswith("BAO.F.ATAK."):
-            senders.add(chat.remarks_source.removeprefix("BAO.F.ATAK."))
-    senders.discard("")
-    return senders
 
 
 def _is_room(chat: CotChat) -> bool:

@@ -34,16 +34,26 @@ Decisions written down here:
 - Back-pressure: at most `queue_limit` reports wait for the picture; beyond that the
   subscriber stops reading and the client library buffers up to `queue_limit` messages, then
   drops (and logs) further ones.
+- Messages out: a delivery (first send or re-send) for a unit whose latest position came over
+  MQTT is published as the delivery JSON (`delivery_to_dict`) to `<messages_topic>/<uid>`
+  (default `holdfire/messages/<uid>`) at QoS 1, not retained (a stale order must not greet the
+  next subscriber). The outbox holds at most `outbox_limit` while the broker is away and is
+  flushed once connected; past the limit the oldest is dropped and counted
+  (`outbox-dropped`): an unacknowledged delivery is re-sent by the coordinator anyway. What is
+  still in the outbox at shutdown is not kept (the deliveries are in the store, and pending
+  ones are re-sent after the restart). A uid with `+`, `#` or NUL cannot be a topic level and
+  is counted (`outbox-bad-topic`).
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import ssl
 import tomllib
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -51,10 +61,13 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from holdfire.codecs.json import delivery_to_dict
 from holdfire.codecs.meshtastic import node_id
-from holdfire.codecs.mqtt_payloads import decode_payload
+from holdfire.codecs.mqtt_payloads import SOURCE, decode_payload
+from holdfire.domain.events import Event
 from holdfire.domain.reports import PositionReport
 from holdfire.service.handlers import Service
+from holdfire.service.messaging import to_carry
 
 log = logging.getLogger("holdfire.mqtt")
 
@@ -82,6 +95,8 @@ class MqttSettings:
     queue_limit: int = 10_000
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    messages_topic: str = "holdfire/messages"  # deliveries out, to <messages_topic>/<uid>
+    outbox_limit: int = 1_000
 
     @property
     def address(self) -> str:
@@ -185,9 +200,13 @@ class MqttIngest:
         self._queue: asyncio.Queue[PositionReport] = asyncio.Queue(settings.queue_limit)
         self._attempted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: deque[tuple[str, bytes]] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Start subscribing; returns once subscribed or once the first attempt failed."""
+        self._unsubscribe = self.service.hub.subscribe(self.on_service_events)
         subscriber = asyncio.create_task(self._subscriber(), name="mqtt-subscriber")
         self._tasks = [asyncio.create_task(self._ingest_loop(), name="mqtt-ingest"), subscriber]
         attempted = asyncio.create_task(self._attempted.wait())
@@ -199,6 +218,9 @@ class MqttIngest:
 
     async def close(self) -> None:
         """Stop subscribing and let the picture take every report already received."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if not self._tasks:
             return
         ingest, *others = self._tasks
@@ -240,8 +262,13 @@ class MqttIngest:
                     failures = 0
                     self._log_subscription(granted)
                     self._attempted.set()
-                    async for message in client.messages:
-                        await self._received(message)
+                    publisher = asyncio.create_task(self._publisher(client), name="mqtt-out")
+                    try:
+                        async for message in client.messages:
+                            await self._received(message)
+                    finally:
+                        publisher.cancel()
+                        await asyncio.gather(publisher, return_exceptions=True)
             except aiomqtt.MqttError as exc:
                 self.counters["connection-lost" if self.connected else "connect-failed"] += 1
                 log.warning("mqtt: %s: %s", self.settings.address, exc)
@@ -305,6 +332,44 @@ class MqttIngest:
         self.counters[reason] += 1
         level = logging.WARNING if self.counters[reason] <= _LOUD_FIRST else logging.DEBUG
         log.log(level, "mqtt: %s: dropped (%s): %s", where, reason, detail)
+
+    # --- messages out ----------------------------------------------------------------------
+
+    def on_service_events(self, events: Sequence[Event]) -> None:
+        """A hub listener: deliveries for units last heard of over MQTT go to the outbox."""
+        picture = self.service.picture
+        for delivery in to_carry(events):
+            uid = delivery.recipient
+            track = picture.track(uid)
+            if track is None or track.latest.source != SOURCE:
+                continue
+            if any(c in uid for c in "+#\x00"):
+                self.counters["outbox-bad-topic"] += 1
+                continue
+            if len(self._outbox) >= self.settings.outbox_limit:
+                self._outbox.popleft()
+                self.counters["outbox-dropped"] += 1
+            payload = json.dumps(delivery_to_dict(delivery), ensure_ascii=False).encode()
+            self._outbox.append((f"{self.settings.messages_topic}/{uid}", payload))
+            self._outbox_ready.set()
+
+    async def _publisher(self, client: aiomqtt.Client) -> None:
+        """While connected: publish the outbox in order, each once the broker has it (QoS 1)."""
+        while True:
+            while self._outbox:
+                topic, payload = self._outbox[0]
+                try:
+                    await client.publish(topic, payload, qos=1)
+                except aiomqtt.MqttError as exc:  # kept; tried again, or after the reconnect
+                    self.counters["publish-failed"] += 1
+                    log.warning("mqtt: %s: not published: %s", topic, exc)
+                    await asyncio.sleep(self.settings.backoff_initial_s)
+                    continue
+                if self._outbox and self._outbox[0][1] is payload:
+                    self._outbox.popleft()
+                self.counters["published"] += 1
+            self._outbox_ready.clear()
+            await self._outbox_ready.wait()
 
     # --- into the picture ------------------------------------------------------------------
 
