@@ -364,3 +364,33 @@ async def test_pending_acknowledgements_survive_a_restart(tmp_path: Path) -> Non
         assert not (await again.store.list_deliveries(pending=True))[0]
     finally:
         await again.close()
+
+
+async def test_an_unauthenticated_ack_of_a_withdrawal_does_not_silence_the_watch(w: World) -> None:
+    await section_and_squad(w)
+    message, _ = await w.service.send_message(
+        "WITHDRAWING_IN", {"minutes": 2, "rally_grid": to_mgrs(*DISMOUNT, 4)}, "sqd-1",
+        sender="crew", sender_uid="btr-1",
+    )  # fmt: skip
+    (acked,) = await w.service.ack_message(
+        message.id[:8], by="unauthenticated:sqd-1", recipient="sqd-1"
+    )
+    assert acked.acked_at is not None  # recorded as acknowledged ...
+    await drive_off(w, last=2)
+    assert len(await w.alerts(AlertKind.SEPARATION)) == 3  # ... but the pair is still watched
+
+
+async def test_units_hear_of_a_family_arriving_once_an_hour_not_once_per_vehicle(w: World) -> None:
+    await w.unit("drone-crew", "ru", Mobility.DISMOUNTED, nation="RUS")
+    await w.at("drone-crew", offset(DISMOUNT, 0, 6000))
+    tor = next(e.id for e in w.service.picture.tables.equipment.values() if e.family == "tor")
+    for i in range(5):
+        await w.unit(f"prk-ad-{i}", "ko", Mobility.TRACKED, nation="PRK", equipment=(tor,))
+        await w.at(f"prk-ad-{i}", offset(DISMOUNT, 90, 100 * i))
+    assert len(await w.alerts(AlertKind.LOOKALIKE_ARRIVAL)) == 5  # the fires cells see each
+    assert len(await w.deliveries("drone-crew")) == 1
+    w.clock.t += timedelta(hours=1, seconds=1)
+    await w.unit("prk-ad-9", "ko", Mobility.TRACKED, nation="PRK", equipment=(tor,))
+    await w.at("drone-crew", offset(DISMOUNT, 0, 6000))
+    await w.at("prk-ad-9", DISMOUNT)
+    assert len(await w.deliveries("drone-crew")) == 2

@@ -16,6 +16,8 @@ from holdfire.domain.numbers import require_instant
 ParamValue = str | int | float
 
 GROUP_PREFIX = "group:"
+# How an acknowledgement from a channel bound to no identity is recorded (`acked_by`).
+UNAUTHENTICATED = "unauthenticated:"
 PAIRING_PREFIX = "pairing:"
 
 
@@ -65,3 +67,8 @@ class Delivery:
     @property
     def pending(self) -> bool:
         return self.ack_required and self.acked_at is None
+
+    @property
+    def acked_by_someone_known(self) -> bool:
+        """Acknowledged over a channel bound to an identity (a certificate or a token)."""
+        return self.acked_at is not None and not (self.acked_by or "").startswith(UNAUTHENTICATED)

@@ -20,16 +20,19 @@ Rules (domain.md §7; decisions written down here):
   the gap exceeds the pairing's `max_separation_m` (default 150 m) and is growing, or the gap
   grows faster than `leaving_speed_mps` (10 km/h); escalate beyond `escalate_m` (400 m) or when
   either side's track is stale or lost. Nothing is raised once a WITHDRAWING_IN the vehicle sent
-  has been acknowledged by the team. An alert goes to both sides and their parents: the team
-  gets SEPARATION_WARNING in its language, the vehicle WAIT_FOR_US in its own, the parents
-  SEPARATION_WARNING. It clears once the pair has closed up again: the gap is within the
-  threshold and at least `CLOSING_M` smaller than when the alert was raised.
+  has been acknowledged by the team over an authenticated channel. An alert goes to both
+  sides and their parents: the team gets SEPARATION_WARNING in its language, the vehicle
+  WAIT_FOR_US in its own, the parents SEPARATION_WARNING. It clears once the pair has closed
+  up again: the gap is within the threshold and at least `CLOSING_M` smaller than when the
+  alert was raised.
 - **Staleness.** A registered active unit whose track turns stale, or lost, raises one STALE or
   LOST alert per transition to its parent (LOST_CONTACT_WITH in the parent's language) and the
   stream; it clears when the unit reports fresh again.
 - **Lookalike arrival.** A unit fielding equipment of a lookalike family, when it registers
   with that equipment or first reports, raises a LOOKALIKE_ARRIVAL alert (for the fires cells)
-  and sends LOOKALIKE_ARRIVAL to every unit within `lookalike_radius_m` (30 km) of it.
+  and sends LOOKALIKE_ARRIVAL to every unit within `lookalike_radius_m` (30 km) of it, except
+  units told of that family in the last `lookalike_repeat_s` (an hour): the alert names every
+  arrival, the units are warned once, not once per vehicle.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class CoordinationConfig:
     ack_timeout_s: float = 60.0
     max_attempts: int = 3  # sends, the first included, before escalating
     lookalike_radius_m: float = 30_000.0
+    lookalike_repeat_s: float = 3600.0  # a unit hears of a family's arrivals once per this
 
 
 @dataclass(slots=True)
@@ -118,6 +122,7 @@ class Coordinator:
         self._state_alerts: dict[str, str] = {}  # uid -> open STALE/LOST alert id
         self._state_due: list[tuple[datetime, str]] = []
         self._announced: set[str] = set()  # lookalike fielders already announced
+        self._told: dict[tuple[str, str], datetime] = {}  # (uid, family) -> last notice
 
     # --- restoring after a restart ---------------------------------------------------------
 
@@ -283,7 +288,9 @@ class Coordinator:
         return outcome
 
     def _note_withdrawal_ack(self, delivery: Delivery) -> None:
-        if delivery.code != "WITHDRAWING_IN" or delivery.acked_at is None:
+        # Only an acknowledgement someone can be held to silences the watch (fail closed): an
+        # unauthenticated one is recorded, but the pair stays watched.
+        if delivery.code != "WITHDRAWING_IN" or not delivery.acked_by_someone_known:
             return
         for watch in self._watches.values():
             if delivery.message_id in watch.withdrawals and (
@@ -576,9 +583,22 @@ class Coordinator:
         outcome = Outcome(alerts=[(alert_id, alert)])
         return outcome.merge(
             self.notify(
-                "LOOKALIKE_ARRIVAL", params, [u for u in near if u != unit.uid], now, alert_id
+                "LOOKALIKE_ARRIVAL",
+                params,
+                [u for u in near if u != unit.uid and self._not_told(u, families, now)],
+                now,
+                alert_id,
             )
         )
+
+    def _not_told(self, uid: str, families: list[str], now: datetime) -> bool:
+        """True (and noted) unless `uid` heard of every one of these families lately: a whole
+        battalion registering at once must not bury each unit in one notice per vehicle."""
+        repeat = timedelta(seconds=self.config.lookalike_repeat_s)
+        fresh = [f for f in families if now - self._told.get((uid, f), now - repeat) >= repeat]
+        for family in fresh:
+            self._told[(uid, family)] = now
+        return bool(fresh)
 
     def announced(self) -> frozenset[str]:
         return frozenset(self._announced)

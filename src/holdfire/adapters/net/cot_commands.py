@@ -52,7 +52,13 @@ from holdfire.codecs.cot_xml import CotEvent, circle_shape, geochat
 from holdfire.domain.checks import CheckRequest, Clearance, Verdict
 from holdfire.domain.errors import DomainError, NotAllowed, NotFound
 from holdfire.domain.events import Event
-from holdfire.domain.messages import GROUP_PREFIX, PAIRING_PREFIX, Delivery, Message
+from holdfire.domain.messages import (
+    GROUP_PREFIX,
+    PAIRING_PREFIX,
+    UNAUTHENTICATED,
+    Delivery,
+    Message,
+)
 from holdfire.engine.coordination import HOLDFIRE
 from holdfire.geo import GeoError, parse_location
 from holdfire.service.messaging import to_carry
@@ -167,7 +173,7 @@ class CommandDesk:
             uid, by = peer.bound_uid, peer.label
         else:
             uid = self._unauthenticated_uid(peer, event)
-            by = f"unauthenticated:{uid}"
+            by = f"{UNAUTHENTICATED}{uid}"
         acked = await self.server.service.ack_message(command.ref, by=by, recipient=uid)
         codes = ", ".join(sorted({d.code for d in acked}))
         refs = ", ".join(sorted({d.message_id[:8] for d in acked}))
@@ -196,7 +202,18 @@ class CommandDesk:
         connected client's bytes, or the mailbox with its durable copy written by a task)."""
         coordinator = self.server.service.coordinator
         for delivery in to_carry(events):
-            self.send_delivery(delivery, coordinator.message(delivery.message_id))
+            if self._on_tak(delivery.recipient):
+                self.send_delivery(delivery, coordinator.message(delivery.message_id))
+
+    def _on_tak(self, uid: str) -> bool:
+        """Is `uid` a TAK client: connected now, or last heard of over CoT? Units that report
+        only over HTTP or MQTT get nothing kept here (their deliveries stay pending in the store
+        and are re-sent until acknowledged, so a device that comes onto TAK later still gets
+        them)."""
+        if uid in self.server.by_uid:
+            return True
+        track = self.server.service.picture.track(uid)
+        return track is not None and track.latest.source.startswith("cot")
 
     def send_delivery(self, delivery: Delivery, message: Message | None) -> bool:
         """One delivery as GeoChat from holdfire to its recipient (now, or kept for it)."""
