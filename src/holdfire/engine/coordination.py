@@ -65,6 +65,7 @@ class CoordinationConfig:
     leaving_speed_mps: float = 10.0 / 3.6
     ack_timeout_s: float = 60.0
     max_attempts: int = 3  # sends, the first included, before escalating
+    max_resends_per_tick: int = 200  # and as many track state changes
     lookalike_radius_m: float = 30_000.0
     lookalike_repeat_s: float = 3600.0  # a unit hears of a family's arrivals once per this
 
@@ -121,6 +122,7 @@ class Coordinator:
         self._states: dict[str, TrackState] = {}
         self._state_alerts: dict[str, str] = {}  # uid -> open STALE/LOST alert id
         self._state_due: list[tuple[datetime, str]] = []
+        self._state_at: dict[str, datetime] = {}  # uid -> the moment it is queued for
         self._announced: set[str] = set()  # lookalike fielders already announced
         self._told: dict[tuple[str, str], datetime] = {}  # (uid, family) -> last notice
 
@@ -307,8 +309,13 @@ class Coordinator:
         return sorted(self._deliveries.values(), key=lambda d: (d.sent_at, d.id))
 
     def _resend_due(self, now: datetime) -> Outcome:
+        """Re-send or escalate what is due, oldest first, at most `max_resends_per_tick`: after
+        a bulk registration thousands fall due at once, and the rest can wait a tick or two
+        rather than starve the checks."""
         outcome = Outcome()
-        while self._due and self._due[0][0] <= now:
+        budget = self.config.max_resends_per_tick
+        while self._due and self._due[0][0] <= now and budget > 0:
+            budget -= 1
             _, delivery_id, attempts = heapq.heappop(self._due)
             delivery = self._deliveries.get(delivery_id)
             if delivery is None or delivery.attempts != attempts or delivery.escalated_at:
@@ -478,8 +485,13 @@ class Coordinator:
     def tick(self, now: datetime) -> Outcome:
         """Time passed: re-sends, escalations, and tracks that turned stale or lost."""
         outcome = self._resend_due(now)
-        while self._state_due and self._state_due[0][0] <= now:
-            _, uid = heapq.heappop(self._state_due)
+        budget = self.config.max_resends_per_tick  # a silent network must not stall checks
+        while self._state_due and self._state_due[0][0] <= now and budget > 0:
+            moment, uid = heapq.heappop(self._state_due)
+            if self._state_at.get(uid) != moment:
+                continue  # superseded by a newer report's schedule
+            del self._state_at[uid]
+            budget -= 1
             outcome.merge(self._state_change(uid, now))
             self._schedule_state(uid, now)
             for watch in list(self._watches.values()):
@@ -509,8 +521,11 @@ class Coordinator:
             moments.append(report.stale_at)
         for moment in sorted(moments):
             if after is None or moment > after:
-                heapq.heappush(self._state_due, (moment, uid))
+                if self._state_at.get(uid) != moment:
+                    self._state_at[uid] = moment  # the one that counts; older entries lapse
+                    heapq.heappush(self._state_due, (moment, uid))
                 return
+        self._state_at.pop(uid, None)
 
     def _state_change(self, uid: str, now: datetime) -> Outcome:
         unit = self.picture.unit(uid)

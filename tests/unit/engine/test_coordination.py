@@ -77,3 +77,25 @@ def test_acknowledgement_deadlines_run_on_the_time_given() -> None:
     assert acked.acked_at == NOW + timedelta(seconds=40)
     assert coordinator.tick(NOW + timedelta(hours=1)).updated == []
     assert coordinator.pending() == []
+
+
+def test_a_wave_of_due_resends_is_spread_over_ticks() -> None:
+    picture, _ = world()
+    counter = itertools.count(1)
+    config = CoordinationConfig(ack_timeout_s=30, max_resends_per_tick=3)
+    coordinator = Coordinator(picture, CATALOG, lambda: f"id{next(counter):06d}", config)
+    for i in range(7):
+        coordinator.send(Message(f"message{i:02d}", "WAIT_FOR_US", {}, "sqd-1", "test", NOW), NOW)
+    later = NOW + timedelta(seconds=31)
+    sizes = [len(coordinator.tick(later + timedelta(seconds=s)).updated) for s in range(4)]
+    assert sizes == [3, 3, 1, 0]
+
+
+def test_a_unit_reporting_steadily_keeps_one_state_check_queued() -> None:
+    picture, coordinator = world()
+    for i in range(360):  # an hour of reports every 10 s, time passing between them
+        report = put(picture, "sqd-1", AIM, 10 * i)
+        coordinator.reported(report, report.observed_at)
+        assert coordinator.tick(report.observed_at + timedelta(seconds=5)).alerts == []
+    # Superseded entries lapse as they come due: the queue does not grow with every report.
+    assert len(coordinator._state_due) <= 10
