@@ -32,10 +32,10 @@ from rich.text import Text
 
 from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.certs import CertStore, CertStoreError
+from holdfire.adapters.data_files import DataFileError
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
-from holdfire.adapters.tables import TableError
 from holdfire.bootstrap import Address, Listeners, Running, build_service, serve_until_stopped
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
@@ -291,7 +291,7 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(work)
     except (ImportFileError, DomainError, CodecError) as exc:
         raise _usage(str(exc)) from None
-    except TableError as exc:
+    except DataFileError as exc:
         raise _error(str(exc), 1) from None
     except StoreError as exc:
         raise _error(f"store: {exc}", 1) from None
@@ -432,7 +432,7 @@ def serve(
         _event_loop_runner(serve_until_stopped(config, listeners, announce))
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
-    except (StoreError, TableError, CertStoreError, GroupsError, MqttConfigError) as exc:
+    except (StoreError, DataFileError, CertStoreError, GroupsError, MqttConfigError) as exc:
         raise _error(str(exc), 1) from None
 
 

@@ -457,3 +457,19 @@ async def test_every_check_is_stored_with_who_asked(tmp_path: Path) -> None:
     for clearance in stored.values():
         assert clearance.request.requester == f"cli:{getpass.getuser()}"
     assert stored[coordinate["id"]].request.target_type == "tor"
+
+
+def test_a_bad_catalog_override_stops_serve_with_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "catalog").mkdir(parents=True)
+    (data / "catalog" / "ko.toml").write_text(
+        '[messages.WAIT_FOR_US]\ntext = "{nonsense}"\ngloss = "x"\nback_translation = "x"\n'
+        'reviewed = false\nreviewed_by = ""\n',
+        encoding="utf-8",
+    )
+    result = holdfire(
+        "serve", "--data", data, "--http", "off", "--cot-tcp", "off", "--cot-tls", "off"
+    )
+    assert result.returncode == 1
+    assert "ko.toml" in result.stderr and "nonsense" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from holdfire.adapters.data_files import DataFileError
 from holdfire.domain.catalog import (
     ENGLISH,
     NO_ALTERNATIVE,
@@ -64,14 +65,8 @@ _RENDERING_KEYS: Final = frozenset(
 _RENDERING_REQUIRED: Final = frozenset(("text", "gloss", "reviewed", "reviewed_by"))
 
 
-class CatalogError(ValueError):
-    """A catalog file or entry that must be refused; the message names file, key and problem."""
-
-    def __init__(self, file: str, where: str, message: str) -> None:
-        super().__init__(f"{file}: {where}: {message}" if where else f"{file}: {message}")
-        self.file = file
-        self.where = where
-        self.message = message
+class CatalogError(DataFileError):
+    """A catalog file or entry that must be refused."""
 
 
 class _Ctx:

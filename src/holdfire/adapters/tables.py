@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from holdfire.adapters.data_files import DataFileError
 from holdfire.domain.errors import DomainError
 from holdfire.domain.numbers import require_distance
 from holdfire.domain.tables import Equipment, Mobility, MobilityClass, Provenance, Tables, Weapon
@@ -76,14 +77,8 @@ _EQUIPMENT_OPTIONAL: Final = frozenset(("notes",))
 _T = TypeVar("_T")
 
 
-class TableError(ValueError):
-    """A table file or row that must be refused; the message names file, row and field."""
-
-    def __init__(self, file: str, where: str, message: str) -> None:
-        super().__init__(f"{file}: {where}: {message}" if where else f"{file}: {message}")
-        self.file = file
-        self.where = where
-        self.message = message
+class TableError(DataFileError):
+    """A table file or row that must be refused."""
 
 
 class _RowContext:
