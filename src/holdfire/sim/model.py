@@ -216,18 +216,28 @@ def load_text(text: str, source: str = "<scenario>") -> Scenario:
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
     if errors:
-        raise reader.error(tuple(errors[0].absolute_path), _schema_message(errors[0]))
+        raise reader.error(*_schema_error(errors[0]))
     return reader.scenario(data)
 
 
-def _schema_message(error: jsonschema.ValidationError) -> str:
-    """The most specific complaint: for a `oneOf`, the branch that got furthest."""
-    if error.validator == "oneOf" and error.context:
-        best = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
-        if best.absolute_path:
-            return f"{'.'.join(map(str, best.absolute_path))}: {best.message}"
-        return f"{error.message.split(' is not valid')[0]} is not valid: {best.message}"
-    return str(error.message)
+def _schema_error(error: jsonschema.ValidationError) -> tuple[Path_, str]:
+    """Where and what: for a `oneOf`, the branch that got furthest; for a field that is not in
+    the format, that field itself."""
+    while error.validator == "oneOf" and error.context:
+        deepest = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
+        if len(deepest.absolute_path) <= len(error.absolute_path) and len(error.context) > 1:
+            break  # no branch got further: the value fits none of them
+        error = deepest
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            return (*path, extra[0]), "is not a field of the scenario format"
+    wanted = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "oneOf" and wanted:
+        return path, f"{error.instance!r} is not {wanted[0].lower()}{wanted[1:]}"
+    return path, str(error.message)
 
 
 def _field(path: Path_) -> str:
