@@ -44,7 +44,7 @@ API = "/api/v1"
 SA_STALE = timedelta(minutes=10)
 SETTLE_TIMEOUT_S = 10.0
 SETTLE_POLL_S = 0.02
-PAGE = 1000
+PAGE = 100  # newest first: one short page per poll once the backlog is read
 # CoT type letters of the affiliations (MIL-STD-2525 standard identity) ...
 COT_AFFILIATION = {
     "friend": "f", "assumed-friend": "a", "neutral": "n", "unknown": "u", "pending": "p",
