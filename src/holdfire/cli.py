@@ -437,6 +437,12 @@ def serve(
         for name, (host, port) in sorted(running.bound.items()):
             label = name if name == "http" else f"cot-{name}"
             print(f"  {label}: {host}:{port}", flush=True)
+            if name == "http":
+                base = f"http://{host}:{port}"
+                print(
+                    f"    web UI {base}/  API {base}/api/v1  OpenAPI {base}/openapi.json",
+                    flush=True,
+                )
         if running.mqtt is not None:
             state = "subscribed" if running.mqtt.connected else "not connected yet, retrying"
             print(f"  mqtt: {running.mqtt.settings.address} ({state})", flush=True)
@@ -461,7 +467,12 @@ def serve(
             running, played, speed=speed, on_entry=TimelinePrinter(console, reports=False)
         )
         print_result(console, result)
-        console.print("scenario finished; still serving (Ctrl-C stops)", markup=False)
+        console.print(
+            "scenario finished; still serving (Ctrl-C stops). The server's own clock runs in "
+            "real time: expectations about silences (stale, lost) and re-sends hold only at "
+            "--speed 1.",
+            markup=False,
+        )
 
     try:
         _event_loop_runner(
