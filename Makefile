@@ -1,4 +1,5 @@
 # make run  - install what is missing, build the demo picture, run the worked example, then serve it
+#             with the battalion scenario playing live, ten times faster than real time
 # make test - install what is missing, then lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -6,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := holdfire-data-demo
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install run demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ run: install
 	$(BIN)/holdfire check --data $(DEMO) "51.35035, 35.1003" --weapon fpv-drone --type tor ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
 	$(BIN)/holdfire check --data $(DEMO) 36UXB5685285590 --weapon guided-missile-small --type 2s1 ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
 	$(BIN)/holdfire check --data $(DEMO) "51.3000, 35.3500" --weapon 155mm-howitzer --type t-72 --pid observer --pid-detail "OP-3 confirmed hostile crews" ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
-	$(BIN)/holdfire serve --data $(DEMO)
+	$(BIN)/holdfire serve --data $(DEMO) --scenario kursk-battalion --speed 10
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -38,6 +39,9 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python bench/check_latency.py
+
+demo: install
+	$(BIN)/holdfire demo
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

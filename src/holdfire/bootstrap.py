@@ -4,10 +4,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -26,6 +28,11 @@ from holdfire.api.context import ApiContext
 from holdfire.config import Settings
 from holdfire.engine.coordination import CoordinationConfig
 from holdfire.service.handlers import Service
+from holdfire.service.ports import Clock
+from holdfire.sim.drivers import ServiceDriver
+from holdfire.sim.model import Scenario
+from holdfire.sim.pace import FakeClock, FakePacer, WallPacer
+from holdfire.sim.runner import Entry, RunResult, run_scenario
 
 log = logging.getLogger("holdfire")
 
@@ -36,13 +43,18 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def build_service(settings: Settings, coordination: CoordinationConfig | None = None) -> Service:
+def build_service(
+    settings: Settings,
+    coordination: CoordinationConfig | None = None,
+    clock: Clock | None = None,
+) -> Service:
     """Wire the embedded SQLite store, the tables and the message catalog (shipped, overridden
-    from the data directory) and the system clock. The caller starts and closes the service."""
+    from the data directory) and the clock (the system's unless given: a scenario's fake one).
+    The caller starts and closes the service."""
     return Service(
         store=SQLiteStore(settings.database),
         tables=load_tables(settings.data_dir),
-        clock=SystemClock(),
+        clock=clock or SystemClock(),
         new_id=new_id,
         catalog=load_catalog(settings.data_dir),
         coordination=coordination,
@@ -207,10 +219,53 @@ async def start_server(
     return running
 
 
+async def run_in_process(
+    scenario: Scenario,
+    *,
+    speed: float | None = None,
+    on_entry: Callable[[Entry], None] | None = None,
+) -> RunResult:
+    """Replay a scenario against a fresh service on a fake clock, in a temporary data
+    directory (the real SQLite store and the shipped tables and catalog)."""
+    clock = FakeClock(scenario.start)
+    with tempfile.TemporaryDirectory(prefix="holdfire-scenario-") as tmp:
+        service = build_service(Settings(Path(tmp)), clock=clock)
+        await service.start()
+        driver = ServiceDriver(service)
+        try:
+            return await run_scenario(scenario, driver, FakePacer(clock, speed), on_entry=on_entry)
+        finally:
+            driver.close()
+            await service.close()
+
+
+async def play_on_server(
+    running: Running,
+    scenario: Scenario,
+    *,
+    speed: float,
+    on_entry: Callable[[Entry], None] | None = None,
+) -> RunResult:
+    """Play a scenario into the running server's own service, in real time `speed` times
+    faster, through the service API every client goes through: whoever is connected (TAK
+    clients, the API, the stream) sees the units move, the checks and the alerts."""
+    driver = ServiceDriver(running.service)
+    try:
+        return await run_scenario(
+            scenario, driver, WallPacer(speed), on_entry=on_entry, mode=f"served, x{speed:g}"
+        )
+    finally:
+        driver.close()
+
+
 async def serve_until_stopped(
-    settings: Settings, listeners: Listeners, announce: Callable[[Running], None]
+    settings: Settings,
+    listeners: Listeners,
+    announce: Callable[[Running], None],
+    alongside: Callable[[Running], Coroutine[Any, Any, object]] | None = None,
 ) -> None:
-    """Run until SIGINT or SIGTERM, then close the listeners and the store cleanly."""
+    """Run until SIGINT or SIGTERM, then close the listeners and the store cleanly.
+    `alongside` (a scenario playing) runs as a task that ends with the server, not before."""
     running = await start_server(settings, listeners)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -218,7 +273,12 @@ async def serve_until_stopped(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     announce(running)
+    task = asyncio.create_task(alongside(running)) if alongside is not None else None
     try:
         await stop.wait()
     finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await running.close()

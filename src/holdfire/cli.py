@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -36,7 +37,15 @@ from holdfire.adapters.data_files import DataFileError
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
-from holdfire.bootstrap import Address, Listeners, Running, build_service, serve_until_stopped
+from holdfire.bootstrap import (
+    Address,
+    Listeners,
+    Running,
+    build_service,
+    play_on_server,
+    run_in_process,
+    serve_until_stopped,
+)
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
 from holdfire.codecs.reports import Channel, report_from_input
@@ -50,6 +59,11 @@ from holdfire.domain.units import Unit
 from holdfire.engine.clearance import MAX_PAST
 from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
 from holdfire.service.ports import StoreError
+from holdfire.sim import bundled, locate
+from holdfire.sim.live import run_live
+from holdfire.sim.model import Scenario, ScenarioError, load_file
+from holdfire.sim.render import TimelinePrinter, print_header, print_result
+from holdfire.sim.runner import ActionRefused, RunResult
 
 T = TypeVar("T")
 
@@ -289,9 +303,9 @@ async def _import(data_dir: Path, batches: list[tuple[str, ImportBatch]]) -> tup
 def _run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
-    except (ImportFileError, DomainError, CodecError) as exc:
+    except (ImportFileError, DomainError, CodecError, ScenarioError) as exc:
         raise _usage(str(exc)) from None
-    except DataFileError as exc:
+    except (DataFileError, ActionRefused) as exc:
         raise _error(str(exc), 1) from None
     except StoreError as exc:
         raise _error(f"store: {exc}", 1) from None
@@ -386,10 +400,21 @@ def serve(
             "defaults holdfire/reports/# and msh/+/2/json/#.",
         ),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME|FILE",
+            help="Play a scenario into the server once it listens (see holdfire scenario list).",
+        ),
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.01, help="How many times faster than real time it plays.")
+    ] = 10.0,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
     config = settings(data)
+    played = _load_scenario(scenario) if scenario is not None else None
     try:
         mqtt_settings = parse_mqtt_url(mqtt, mqtt_topic or [])
     except MqttConfigError as exc:
@@ -412,6 +437,12 @@ def serve(
         for name, (host, port) in sorted(running.bound.items()):
             label = name if name == "http" else f"cot-{name}"
             print(f"  {label}: {host}:{port}", flush=True)
+            if name == "http":
+                base = f"http://{host}:{port}"
+                print(
+                    f"    web UI {base}/  API {base}/api/v1  OpenAPI {base}/openapi.json",
+                    flush=True,
+                )
         if running.mqtt is not None:
             state = "subscribed" if running.mqtt.connected else "not connected yet, retrying"
             print(f"  mqtt: {running.mqtt.settings.address} ({state})", flush=True)
@@ -428,8 +459,25 @@ def serve(
                 flush=True,
             )
 
+    async def play(running: Running) -> None:
+        assert played is not None
+        console = _console()
+        print_header(console, played, f"playing live at x{speed:g}")
+        result = await play_on_server(
+            running, played, speed=speed, on_entry=TimelinePrinter(console, reports=False)
+        )
+        print_result(console, result)
+        console.print(
+            "scenario finished; still serving (Ctrl-C stops). The server's own clock runs in "
+            "real time: expectations about silences (stale, lost) and re-sends hold only at "
+            "--speed 1.",
+            markup=False,
+        )
+
     try:
-        _event_loop_runner(serve_until_stopped(config, listeners, announce))
+        _event_loop_runner(
+            serve_until_stopped(config, listeners, announce, play if played is not None else None)
+        )
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
     except (StoreError, DataFileError, CertStoreError, GroupsError, MqttConfigError) as exc:
@@ -578,6 +626,125 @@ def token_revoke(
         print(_run(_with_store(_open_store(data), work)))
     except TokenError as exc:
         raise _usage(str(exc)) from None
+
+
+scenario_app = typer.Typer(
+    help="Scenarios: replay situations against holdfire and check what it answers."
+)
+app.add_typer(scenario_app, name="scenario")
+
+
+def _load_scenario(name_or_path: str) -> Scenario:
+    try:
+        return load_file(locate(name_or_path))
+    except ScenarioError as exc:
+        raise _usage(str(exc)) from None
+
+
+@scenario_app.command("list")
+def scenario_list() -> None:
+    """The bundled scenarios, by name."""
+    out = _console()
+    for name, path in bundled().items():
+        out.print(Text.assemble((f"{name:<34}", "bold"), load_file(path).title))
+
+
+@scenario_app.command("validate")
+def scenario_validate(
+    scenarios: Annotated[list[str], typer.Argument(metavar="NAME|FILE...")],
+) -> None:
+    """Check scenario files against the format; exit 2 naming the line and field of an error."""
+    for name in scenarios:
+        scenario = _load_scenario(name)
+        print(
+            f"{name}: ok ({len(scenario.units)} units, {len(scenario.expectations)} expectations)"
+        )
+
+
+@scenario_app.command("run")
+def scenario_run(
+    scenario: Annotated[str, typer.Argument(metavar="NAME|FILE")],
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Times faster than real time; default: as fast as possible in-process, "
+            "real time (1) against a server.",
+        ),
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="A running holdfire's base URL, e.g. http://127.0.0.1:8080.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="An admin token of that server (env HOLDFIRE_TOKEN).")
+    ] = None,
+    cot_tcp: Annotated[
+        str | None,
+        typer.Option(help="Its plain CoT TCP listener, HOST:PORT (default: the URL's host, 8087)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    reports: Annotated[bool, typer.Option(help="Show every report batch in the timeline.")] = True,
+) -> None:
+    """Replay a scenario and judge its expectations; exit 0 only when every one holds (1 when
+    one fails, 2 for a scenario that cannot be read)."""
+    loaded = _load_scenario(scenario)
+    out = _console()
+    printer = None if as_json else TimelinePrinter(out, reports=reports)
+    if server is None:
+        if token is not None or cot_tcp is not None:
+            raise _usage("--token and --cot-tcp need --server URL")
+        mode = "in-process, fake clock" + (f" x{speed:g}" if speed else "")
+        if printer is not None:
+            print_header(out, loaded, mode)
+        result = _run(run_in_process(loaded, speed=speed, on_entry=printer))
+    else:
+        secret = token or os.environ.get("HOLDFIRE_TOKEN")
+        if not secret:
+            raise _usage("--server needs --token T (or HOLDFIRE_TOKEN)")
+        host = httpx.URL(server).host or "127.0.0.1"
+        address = _address(cot_tcp, "--cot-tcp") if cot_tcp else (host, 8087)
+        if address is None:
+            raise _usage("--cot-tcp must be HOST:PORT")
+        if printer is not None:
+            print_header(out, loaded, f"live against {server}, x{speed or 1:g}")
+        result = _run(run_live(loaded, server, secret, address, speed or 1.0, on_entry=printer))
+    _finish(out, result, as_json)
+
+
+def _finish(out: Console, result: RunResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_result(out, result)
+    raise typer.Exit(0 if result.passed else 1)
+
+
+DEMO = (
+    "kursk-lookalike-strike",
+    "kursk-2s1-missile",
+    "kalinovka-withdrawal",
+    "kalinovka-withdrawal-announced",
+)
+
+
+@app.command()
+def demo() -> None:
+    """Replay the seed incidents in-process and show what holdfire did about each."""
+    out = _console()
+    results = []
+    for name in DEMO:
+        scenario = _load_scenario(name)
+        out.rule(Text(scenario.title, style="bold"))
+        print_header(out, scenario, "in-process, fake clock")
+        printer = TimelinePrinter(out, reports=False)
+        result = _run(run_in_process(scenario, on_entry=printer))
+        print_result(out, result)
+        results.append(result)
+    out.rule(Text("demo", style="bold"))
+    for result in results:
+        mark = ("pass", "bold green") if result.passed else ("FAIL", "bold red")
+        out.print(Text.assemble(mark, f"  {result.scenario.name}: {result.scenario.title}"))
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
 def main() -> None:
