@@ -366,7 +366,7 @@ def _address(text: str, flag: str) -> Address | None:
 def serve(
     data: DataOption = None,
     http: Annotated[
-        str, typer.Option(help="HTTP API, web UI and WebSocket stream, HOST:PORT or off.")
+        str, typer.Option(help="HTTP API and WebSocket stream, HOST:PORT or off.")
     ] = "127.0.0.1:8080",
     cot_tcp: Annotated[
         str,
@@ -440,7 +440,7 @@ def serve(
             if name == "http":
                 base = f"http://{host}:{port}"
                 print(
-                    f"    web UI {base}/  API {base}/api/v1  OpenAPI {base}/openapi.json",
+                    f"    API {base}/api/v1  OpenAPI {base}/openapi.json  docs {base}/docs",
                     flush=True,
                 )
         if running.mqtt is not None:
