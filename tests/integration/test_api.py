@@ -420,6 +420,7 @@ async def test_bad_input_is_422_naming_the_field(api: Api) -> None:
                 {"target": {"lat": 51, "lon": 35}, "weapon": WEAPON, "time": "2026-12-01T10:00:00"},
                 "time",
             ),
+            ({"target": {"lat": 51, "lon": 35}, "weapon": WEAPON, "time": 1764576000}, "time"),
         ]
         for body, field in cases:
             r = await c.post("/checks", json=body)
@@ -483,6 +484,9 @@ async def test_the_audit_log_pages_and_filters(api: Api) -> None:
         r = await c.get("/checks", params={"since": later.isoformat()})
         assert r.json()["items"] == []
         assert (await c.get("/checks", params={"cursor": "garbage"})).status_code == 422
+        for bad in ("0.48", "1764576000", "2026-12-01T10:00:00", "yesterday"):
+            r = await c.get("/checks", params={"since": bad})
+            assert r.status_code == 422 and r.json()["field"] == "since", (bad, r.text)
         assert (await c.get("/checks/no-such-check")).status_code == 404
 
 

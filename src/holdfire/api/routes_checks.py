@@ -19,7 +19,13 @@ from holdfire.api.schemas import (
     IdOut,
     PageOut,
 )
-from holdfire.codecs.json import clearance_to_dict, decision_to_dict, fired_to_dict
+from holdfire.codecs.json import (
+    CodecError,
+    clearance_to_dict,
+    decision_to_dict,
+    fired_to_dict,
+    parse_time,
+)
 from holdfire.domain.access import ApiToken
 from holdfire.domain.checks import CheckRequest, Verdict
 from holdfire.domain.errors import NotFound
@@ -80,24 +86,37 @@ async def post_check(body: CheckIn, ctx: Ctx, token: MayCheck) -> Response:
     return json_response(clearance_to_dict(clearance))
 
 
+def _query_time(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except CodecError as exc:
+        raise ApiError(422, f"{name}: {exc.message}", field=name) from None
+
+
 @router.get(
     "/checks", summary="The audit log of checks, newest first", responses={200: {"model": PageOut}}
 )
 async def list_checks(
     ctx: Ctx,
     _: Caller,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[str | None, Query(description="RFC 3339, inclusive")] = None,
+    until: Annotated[str | None, Query(description="RFC 3339, exclusive")] = None,
     verdict: Verdict | None = None,
     requester: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: str | None = None,
 ) -> Response:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise ApiError(422, f"{name}: must carry a time zone (e.g. ...Z)", field=name)
+    """`since` and `until` are RFC 3339 times with a zone, like every time of the API (a bare
+    number is not taken for a Unix time)."""
     items, next_cursor = await ctx.service.store.list_checks(
-        limit=limit, cursor=cursor, since=since, until=until, verdict=verdict, requester=requester
+        limit=limit,
+        cursor=cursor,
+        since=_query_time("since", since),
+        until=_query_time("until", until),
+        verdict=verdict,
+        requester=requester,
     )
     return json_response({"items": [clearance_to_dict(c) for c in items], "next": next_cursor})
 

@@ -7,7 +7,15 @@ not silently become a target location error of 0 (fail closed).
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
 
 from holdfire.domain.access import Role
 from holdfire.domain.checks import PidBasis
@@ -16,6 +24,15 @@ from holdfire.domain.identity import Affiliation
 from holdfire.domain.tables import Mobility
 from holdfire.domain.units import UnitStatus
 
+
+def _rfc3339_text(value: Any) -> Any:
+    # pydantic would take a bare number for a Unix time; the API's times are RFC 3339 text.
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 time such as 2026-12-01T07:00:00Z")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 Distance = Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(max_length=2000)]
@@ -54,7 +71,7 @@ class CheckIn(Strict):
     target_type: Name | None = None
     pid: list[PidBasis] = Field(default_factory=list, max_length=6)
     pid_detail: Text | None = None
-    time: AwareDatetime | None = Field(None, description="Impact time; default now")
+    time: Time | None = Field(None, description="Impact time; default now")
     firing_unit: Name | None = Field(
         None, description="uid of the firing unit; default the unit bound to the token, if one"
     )
@@ -65,11 +82,11 @@ class DecisionIn(Strict):
     by: Name
     authority: Name
     initials: Annotated[str, Field(min_length=1, max_length=16)]
-    expires: AwareDatetime
+    expires: Time
 
 
 class FiredIn(Strict):
-    at: AwareDatetime | None = Field(None, description="When it was fired; default now")
+    at: Time | None = Field(None, description="When it was fired; default now")
     remarks: Text = ""
 
 
@@ -121,7 +138,7 @@ class ReportIn(BaseModel):
     datum: Literal["WGS84", "SK42"] = "WGS84"
     ce_m: Distance | None = None
     hae_m: float | None = None
-    observed_at: AwareDatetime | None = None
+    observed_at: Time | None = None
     course_deg: float | None = None
     speed_mps: Distance | None = None
     callsign: Name | None = None
