@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from holdfire.adapters.data_files import DataFileError
+from holdfire.adapters.data_files import DataFileError, EntryContext
 from holdfire.domain.catalog import (
     ENGLISH,
     NO_ALTERNATIVE,
@@ -69,15 +69,8 @@ class CatalogError(DataFileError):
     """A catalog file or entry that must be refused."""
 
 
-class _Ctx:
-    """Where an entry came from, to build errors that name the file and the dotted key."""
-
-    def __init__(self, file: str, path: str) -> None:
-        self.file = file
-        self.path = path
-
-    def error(self, key: str | None, message: str) -> CatalogError:
-        return CatalogError(self.file, f"{self.path}.{key}" if key else self.path, message)
+def _at(file: str, path: str) -> EntryContext:
+    return EntryContext(file, path, CatalogError)
 
 
 # --------------------------------------------------------------------------- public entry point
@@ -160,14 +153,14 @@ def _messages_table(file: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     return table
 
 
-def _table(ctx: _Ctx, value: object, what: str) -> dict[str, Any]:
+def _table(ctx: EntryContext, value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ctx.error(None, f"must be a table ({what})")
     return value
 
 
 def _check_keys(
-    ctx: _Ctx, row: Mapping[str, Any], allowed: frozenset[str], required: frozenset[str]
+    ctx: EntryContext, row: Mapping[str, Any], allowed: frozenset[str], required: frozenset[str]
 ) -> None:
     for key in row:
         if key not in allowed:
@@ -177,20 +170,11 @@ def _check_keys(
             raise ctx.error(key, "is required")
 
 
-def _bool(ctx: _Ctx, row: Mapping[str, Any], key: str) -> bool:
+def _bool(ctx: EntryContext, row: Mapping[str, Any], key: str) -> bool:
     value = row[key]
     if not isinstance(value, bool):
         raise ctx.error(key, f"must be true or false, got {value!r}")
     return value
-
-
-def _string(ctx: _Ctx, row: Mapping[str, Any], key: str, *, empty: bool = False) -> str:
-    value = row[key]
-    if not isinstance(value, str):
-        raise ctx.error(key, f"must be a string, got {type(value).__name__}")
-    if not empty and not value.strip():
-        raise ctx.error(key, "must not be empty")
-    return value.strip()
 
 
 # --------------------------------------------------------------------------- definitions
@@ -201,30 +185,30 @@ def _parse_definitions(file: str, doc: Mapping[str, Any]) -> dict[str, MessageDe
     if not table:
         raise CatalogError(file, "messages", "defines no message")
     return {
-        code: _parse_definition(_Ctx(file, f"messages.{code}"), code, row)
+        code: _parse_definition(_at(file, f"messages.{code}"), code, row)
         for code, row in table.items()
     }
 
 
-def _parse_definition(ctx: _Ctx, code: str, raw: object) -> MessageDef:
+def _parse_definition(ctx: EntryContext, code: str, raw: object) -> MessageDef:
     row = _table(ctx, raw, f"[{ctx.path}]")
     _check_keys(ctx, row, _DEF_KEYS, _DEF_REQUIRED)
     try:
-        group = Group(_string(ctx, row, "group"))
+        group = Group(ctx.text(row, "group"))
     except ValueError:
         raise ctx.error("group", f"must be one of {', '.join(Group)}") from None
     try:
-        priority = Priority(_string(ctx, row, "priority"))
+        priority = Priority(ctx.text(row, "priority"))
     except ValueError:
         raise ctx.error("priority", f"must be one of {', '.join(Priority)}") from None
-    params_table = _table(_Ctx(ctx.file, f"{ctx.path}.params"), row.get("params", {}), "key = {}")
+    params_table = _table(_at(ctx.file, f"{ctx.path}.params"), row.get("params", {}), "key = {}")
     params = tuple(
-        _parse_param(_Ctx(ctx.file, f"{ctx.path}.params.{key}"), key, value)
+        _parse_param(_at(ctx.file, f"{ctx.path}.params.{key}"), key, value)
         for key, value in params_table.items()
     )
     one_of = None
     if "one_of" in row:
-        one_of = _parse_one_of(_Ctx(ctx.file, f"{ctx.path}.one_of"), row["one_of"])
+        one_of = _parse_one_of(_at(ctx.file, f"{ctx.path}.one_of"), row["one_of"])
     try:
         return MessageDef(
             code=code,
@@ -238,11 +222,11 @@ def _parse_definition(ctx: _Ctx, code: str, raw: object) -> MessageDef:
         raise ctx.error(None, str(exc)) from exc
 
 
-def _parse_param(ctx: _Ctx, key: str, raw: object) -> ParamDef:
+def _parse_param(ctx: EntryContext, key: str, raw: object) -> ParamDef:
     row = _table(ctx, raw, '{ type = "..." }')
     _check_keys(ctx, row, _PARAM_KEYS, frozenset(("type",)))
     try:
-        kind = ParamType(_string(ctx, row, "type"))
+        kind = ParamType(ctx.text(row, "type"))
     except ValueError:
         raise ctx.error("type", f"must be one of {', '.join(ParamType)}") from None
     values = row.get("values", [])
@@ -259,7 +243,7 @@ def _parse_param(ctx: _Ctx, key: str, raw: object) -> ParamDef:
         raise ctx.error(None, exc.message) from exc
 
 
-def _parse_one_of(ctx: _Ctx, raw: object) -> OneOf:
+def _parse_one_of(ctx: EntryContext, raw: object) -> OneOf:
     row = _table(ctx, raw, '{ keys = ["a", "b"], required = true }')
     _check_keys(ctx, row, frozenset(("keys", "required")), frozenset(("keys", "required")))
     keys = row["keys"]
@@ -276,7 +260,7 @@ def _parse_language(
 ) -> dict[str, Rendering]:
     result: dict[str, Rendering] = {}
     for code, raw in _messages_table(file, doc).items():
-        ctx = _Ctx(file, f"messages.{code}")
+        ctx = _at(file, f"messages.{code}")
         definition = definitions.get(code)
         if definition is None:
             raise ctx.error(None, "not a message id of the catalog (ids are case-sensitive)")
@@ -284,23 +268,25 @@ def _parse_language(
     return result
 
 
-def _parse_rendering(ctx: _Ctx, definition: MessageDef, raw: object, *, english: bool) -> Rendering:
+def _parse_rendering(
+    ctx: EntryContext, definition: MessageDef, raw: object, *, english: bool
+) -> Rendering:
     row = _table(ctx, raw, f"[{ctx.path}]")
     required = _RENDERING_REQUIRED if english else _RENDERING_REQUIRED | {"back_translation"}
     _check_keys(ctx, row, _RENDERING_KEYS, required)
-    labels_table = _table(_Ctx(ctx.file, f"{ctx.path}.labels"), row.get("labels", {}), "key = {}")
+    labels_table = _table(_at(ctx.file, f"{ctx.path}.labels"), row.get("labels", {}), "key = {}")
     labels: dict[str, dict[str, str]] = {}
     for key, value in labels_table.items():
-        sub = _Ctx(ctx.file, f"{ctx.path}.labels.{key}")
+        sub = _at(ctx.file, f"{ctx.path}.labels.{key}")
         table = _table(sub, value, "value = label")
-        labels[key] = {v: _string(sub, table, v) for v in table}
+        labels[key] = {v: sub.text(table, v) for v in table}
     try:
         rendering = Rendering(
             text=_templates(ctx, row, "text"),
-            gloss=_string(ctx, row, "gloss"),
+            gloss=ctx.text(row, "gloss"),
             back_translation=_templates(ctx, row, "back_translation"),
             reviewed=_bool(ctx, row, "reviewed"),
-            reviewed_by=_string(ctx, row, "reviewed_by", empty=True),
+            reviewed_by=ctx.text(row, "reviewed_by", empty=True),
             labels=labels,
         )
         check_rendering(definition, rendering, english=english)
@@ -309,7 +295,7 @@ def _parse_rendering(ctx: _Ctx, definition: MessageDef, raw: object, *, english:
     return rendering
 
 
-def _templates(ctx: _Ctx, row: Mapping[str, Any], key: str) -> dict[str, str]:
+def _templates(ctx: EntryContext, row: Mapping[str, Any], key: str) -> dict[str, str]:
     """A plain string is the ``none`` variant; a table gives one template per variant."""
     value = row.get(key)
     if value is None:
@@ -317,6 +303,6 @@ def _templates(ctx: _Ctx, row: Mapping[str, Any], key: str) -> dict[str, str]:
     if isinstance(value, str):
         return {NO_ALTERNATIVE: value}
     if isinstance(value, dict):
-        sub = _Ctx(ctx.file, f"{ctx.path}.{key}")
-        return {variant: _string(sub, value, variant) for variant in value}
+        sub = _at(ctx.file, f"{ctx.path}.{key}")
+        return {variant: sub.text(value, variant) for variant in value}
     raise ctx.error(key, "must be a string, or a table with one string per variant")

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from holdfire.adapters.data_files import DataFileError
+from holdfire.adapters.data_files import DataFileError, EntryContext
 from holdfire.domain.errors import DomainError
 from holdfire.domain.numbers import require_distance
 from holdfire.domain.tables import Equipment, Mobility, MobilityClass, Provenance, Tables, Weapon
@@ -81,18 +81,14 @@ class TableError(DataFileError):
     """A table file or row that must be refused."""
 
 
-class _RowContext:
+class _RowContext(EntryContext):
     """Where a row came from, to build errors that name the file, row and field."""
 
     def __init__(self, file: str, table: str, row_id: str) -> None:
-        self.file = file
-        self.path = f"{table}.{row_id}"
+        super().__init__(file, f"{table}.{row_id}", TableError)
         self.row_id = row_id
 
-    def error(self, field: str | None, message: str) -> TableError:
-        return TableError(self.file, f"{self.path}.{field}" if field else self.path, message)
-
-    def from_domain(self, exc: DomainError) -> TableError:
+    def from_domain(self, exc: DomainError) -> DataFileError:
         # Domain fields look like "weapon 155mm-howitzer.red10_m": keep the last part.
         return self.error(exc.field.rsplit(".", 1)[-1], exc.message)
 
@@ -227,15 +223,6 @@ def _number(ctx: _RowContext, row: Mapping[str, Any], key: str) -> float:
     return float(value)
 
 
-def _text(ctx: _RowContext, row: Mapping[str, Any], key: str, *, empty: bool = False) -> str:
-    value = row[key]
-    if not isinstance(value, str):
-        raise ctx.error(key, f"must be a string, got {type(value).__name__}")
-    if not empty and not value.strip():
-        raise ctx.error(key, "must not be empty")
-    return value.strip()
-
-
 def _provenance(ctx: _RowContext, row: Mapping[str, Any]) -> Provenance:
     value = row["provenance"]
     if not isinstance(value, dict):
@@ -256,7 +243,7 @@ def _provenance(ctx: _RowContext, row: Mapping[str, Any]) -> Provenance:
 
 def _parse_weapon(ctx: _RowContext, row: dict[str, Any]) -> Weapon:
     _check_keys(ctx, row, _WEAPON_KEYS)
-    name = _text(ctx, row, "name")
+    name = ctx.text(row, "name")
     numbers = {key: _number(ctx, row, key) for key in _WEAPON_NUMBERS}
     provenance = _provenance(ctx, row)
     try:
@@ -282,8 +269,8 @@ def _parse_mobility(ctx: _RowContext, row: dict[str, Any]) -> MobilityClass:
 
 def _parse_equipment(ctx: _RowContext, row: dict[str, Any]) -> Equipment:
     _check_keys(ctx, row, _EQUIPMENT_KEYS, _EQUIPMENT_OPTIONAL)
-    name = _text(ctx, row, "name")
-    family = _text(ctx, row, "family").lower()
+    name = ctx.text(row, "name")
+    family = ctx.text(row, "family").lower()
     if not _ID.fullmatch(family):
         raise ctx.error("family", "must be made of a-z, 0-9, '-', '_' and '.'")
     raw_nations = row["fielded_by"]
@@ -296,7 +283,7 @@ def _parse_equipment(ctx: _RowContext, row: dict[str, Any]) -> Equipment:
             raise ctx.error("fielded_by", f"must hold ISO alpha-3 codes, got {item!r}")
         if code not in nations:
             nations.append(code)
-    notes = _text(ctx, row, "notes", empty=True) if "notes" in row else ""
+    notes = ctx.text(row, "notes", empty=True) if "notes" in row else ""
     provenance = _provenance(ctx, row)
     return Equipment(
         id=ctx.row_id,
