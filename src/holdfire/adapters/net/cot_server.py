@@ -711,11 +711,6 @@ class CotServer:
         self.counters["reports"] += sum(1 for r in results if r.accepted)
 
 
-def _is_room(chat: CotChat) -> bool:
-    """All Chat Rooms or a team room (routed to members), not a direct or user-group chat."""
-    return chat.chatroom == _ALL_CHAT_ROOMS or chat.parent == _TEAM_GROUPS
-
-
 def _chat_recipients(chat: CotChat, sender_uid: str | None) -> set[str]:
     """Who a direct or user-group chat is for: `chatgrp` uid1…, else `__chat` id."""
     members = {uid for uid in chat.chatgrp_uids[1:] if uid and uid != sender_uid}
