@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
+from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore, _dumps, _encode
+from holdfire.codecs.json import event_to_dict
 from holdfire.domain.alerts import Alert, AlertKind
 from holdfire.domain.checks import CheckRequest, Clearance, Reason, ReasonCode, Target, Verdict
 from holdfire.domain.errors import DomainError
@@ -28,7 +30,10 @@ from holdfire.domain.events import (
 from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind, MeasureStatus
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
+from holdfire.engine.clearance import evaluate
+from holdfire.engine.picture import Picture
 from holdfire.service.ports import Store, StoredState, StoreError
+from support.builders import AIM, NOW, make_tables
 
 T0 = datetime(2026, 11, 22, 7, 0, 0, tzinfo=UTC)
 
@@ -552,3 +557,16 @@ async def test_the_mailbox_is_kept_until_delivered(tmp_path: Path) -> None:
     ]
     assert state.mailbox[1].expires_at == at + timedelta(hours=2)
     await again.close()
+
+
+def test_a_check_row_is_the_event_shape_byte_for_byte() -> None:
+    """The log row of a check is written around the checks row's JSON text, not re-encoded:
+    it must still be exactly what event_to_dict gives."""
+    clearance = evaluate(
+        Picture(make_tables()), CheckRequest(lat=AIM[0], lon=AIM[1], weapon="test-gun"),
+        now=NOW, check_id="c-1",
+    )  # fmt: skip
+    event = CheckEvaluated(clearance)
+    row = _encode(event)
+    assert row.body == _dumps(event_to_dict(event))
+    assert json.loads(row.body)["clearance"] == json.loads(row.state[0][1][-1])

@@ -327,6 +327,8 @@ class _Row:
 def _encode(event: Event) -> _Row:
     """Encode one event on the caller's side (CodecError reaches only that caller)."""
     tag = event_type(event)
+    if isinstance(event, CheckEvaluated):
+        return _encode_check(tag, event)
     body = _dumps(event_to_dict(event))
     sql: str
     params: tuple[Any, ...]
@@ -362,18 +364,6 @@ def _encode(event: Event) -> _Row:
     elif isinstance(event, MessagesDelivered):
         at = format_time(event.at)
         sql, params = _DELIVERED, (event.recipient,)
-    elif isinstance(event, CheckEvaluated):
-        c = event.clearance
-        at = format_time(c.evaluated_at)
-        sql = _INSERT_CHECK
-        params = (
-            c.id,
-            at,
-            _micros(c.evaluated_at),
-            c.verdict.value,
-            c.request.requester,
-            _dumps(clearance_to_dict(c)),
-        )
     elif isinstance(event, AlertRaised):
         a = event.alert
         at = format_time(a.created_at)
@@ -454,6 +444,17 @@ _SELECT_ALERTS: Final = (
     "LEFT JOIN alert_acks k ON k.alert_id = a.id "
     "LEFT JOIN alert_clears c ON c.alert_id = a.id"
 )
+
+
+def _encode_check(tag: str, event: CheckEvaluated) -> _Row:
+    """A check, the biggest record there is, encoded once: the log row's body is the event
+    shape of `event_to_dict` written around the same JSON text the checks row keeps."""
+    c = event.clearance
+    clearance = _dumps(clearance_to_dict(c))
+    body = f'{{"type":{_dumps(tag)},"clearance":{clearance}}}'
+    at = format_time(c.evaluated_at)
+    params = (c.id, at, _micros(c.evaluated_at), c.verdict.value, c.request.requester, clearance)
+    return _Row(type=tag, at=at, body=body, state=((_INSERT_CHECK, params),))
 
 
 def _encode_cursor(evaluated_us: int, check_id: str) -> str:
