@@ -394,3 +394,32 @@ async def test_units_hear_of_a_family_arriving_once_an_hour_not_once_per_vehicle
     await w.at("drone-crew", offset(DISMOUNT, 0, 6000))
     await w.at("prk-ad-9", DISMOUNT)
     assert len(await w.deliveries("drone-crew")) == 2
+
+
+async def test_a_restart_does_not_alert_a_separated_pair_again(tmp_path: Path) -> None:
+    clock = FakeClock()
+    counter = itertools.count(1)
+
+    def make() -> Service:
+        return Service(
+            SQLiteStore(tmp_path / "holdfire.db"), load_tables(tmp_path), clock,
+            lambda: f"{next(counter):032x}", load_catalog(tmp_path),
+        )  # fmt: skip
+
+    first = make()
+    await first.start()
+    w = World(first, clock)
+    await section_and_squad(w)
+    await drive_off(w, last=3)  # 200 m apart and parting: one alert per pair
+    assert len(await w.alerts(AlertKind.SEPARATION)) == 3
+    await first.close()
+    again = make()
+    await again.start()
+    try:
+        w = World(again, clock)
+        await drive_off(w, first=4, last=5)  # still parting, still under 400 m
+        assert len(await w.alerts(AlertKind.SEPARATION)) == 3  # nothing new for the same gap
+        await drive_off(w, first=6, last=STEPS)  # beyond 400 m: escalated once per pair
+        assert len(await w.alerts(AlertKind.SEPARATION)) == 6
+    finally:
+        await again.close()

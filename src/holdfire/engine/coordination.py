@@ -55,6 +55,7 @@ from holdfire.engine.picture import Picture
 from holdfire.geo import distance_m, frame_for, to_mgrs
 
 HOLDFIRE = "holdfire"  # the sender of every message holdfire itself sends
+ESCALATED = "escalated: "  # how an escalated SEPARATION alert's detail starts
 CLOSING_M = 10.0  # a raised pair clears once the gap is this much smaller and under threshold
 
 
@@ -136,10 +137,24 @@ class Coordinator:
         open_state_alerts: Mapping[str, tuple[str, TrackState]],
         announced: Iterable[str],
         now: datetime,
+        open_separations: Mapping[tuple[str, str], tuple[str, int]] | None = None,
     ) -> None:
-        """Rebuild from what the store kept: no alert is raised again for what was raised."""
+        """Rebuild from what the store kept: no alert is raised again for what was raised.
+
+        `open_separations` maps (pairing id, dismount uid) to the open SEPARATION alert and its
+        level (2 once escalated), so a pair still apart is not alerted afresh by a restart.
+        """
         for pairing in pairings:
             self.watch(pairing)
+        for (pairing_id, dismount), (alert_id, level) in (open_separations or {}).items():
+            watch = self._watches.get(pairing_id)
+            if watch is None or dismount not in watch.pairing.dismounts:
+                continue
+            watch.levels[dismount] = level
+            watch.alert_ids[dismount] = alert_id
+            gap = watch.gaps.get(dismount)
+            threshold = watch.pairing.max_separation_m or self.config.separation_m
+            watch.alert_gaps[dismount] = gap[0] if gap is not None else threshold
         for message in messages:
             self._messages[message.id] = message
             if message.code == "WITHDRAWING_IN":
@@ -420,7 +435,7 @@ class Coordinator:
         team_name = team.callsign if team is not None else dismount
         parents = [u.parent for u in (vehicle, team) if u is not None and u.parent]
         alert_id = self._new_id()
-        what = "escalated: " if level == 2 else ""
+        what = ESCALATED if level == 2 else ""
         alert = Alert(
             AlertKind.SEPARATION,
             subjects=(pairing.vehicle, dismount, pairing.id),
@@ -432,6 +447,8 @@ class Coordinator:
         )
         old = watch.alert_ids.get(dismount)
         watch.alert_ids[dismount] = alert_id
+        # Subjects (vehicle, dismount, pairing id) and an "escalated" detail let a restart
+        # pick the alert up again (see restore).
         outcome = Outcome(alerts=[(alert_id, alert)], cleared=[old] if old else [])
         distance = round(gap)
         outcome.merge(

@@ -40,7 +40,7 @@ from holdfire.domain.tables import Tables
 from holdfire.domain.tracks import TrackState
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import evaluate
-from holdfire.engine.coordination import CoordinationConfig, Coordinator, Outcome
+from holdfire.engine.coordination import ESCALATED, CoordinationConfig, Coordinator, Outcome
 from holdfire.engine.picture import Picture, ReportOutcome
 from holdfire.geo import distance_m, parse_mgrs, to_mgrs
 from holdfire.service.bus import EventHub
@@ -117,6 +117,14 @@ class Service:
                 if r.alert.kind is AlertKind.LOOKALIKE_ARRIVAL and r.alert.subjects
             ],
             self.clock.now(),
+            {
+                (r.alert.subjects[2], r.alert.subjects[1]): (
+                    r.id,
+                    2 if r.alert.detail.startswith(ESCALATED) else 1,
+                )
+                for r in state.alerts
+                if r.alert.kind is AlertKind.SEPARATION and len(r.alert.subjects) == 3
+            },
         )
         # The rebuilt picture lives as long as the process: keep the cyclic collector from
         # walking its million objects again on every collection (pauses of 0.1-0.6 s).
