@@ -36,7 +36,7 @@ async def get_pairings(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: str | None = None,
 ) -> Response:
-    pairings, next_cursor = page(list(ctx.service.pairings.values()), lambda p: p.id, limit, cursor)
+    pairings, next_cursor = page(ctx.service.coordinator.pairings(), lambda p: p.id, limit, cursor)
     return json_response({"items": [pairing_to_dict(p) for p in pairings], "next": next_cursor})
 
 

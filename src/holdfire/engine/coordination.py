@@ -375,9 +375,9 @@ class Coordinator:
                 watch.gaps[dismount] = gap
         self._watches[pairing.id] = watch
 
-    def pairing(self, pairing_id: str) -> Pairing | None:
-        watch = self._watches.get(pairing_id)
-        return watch.pairing if watch is not None else None
+    def pairings(self) -> list[Pairing]:
+        """The pairings under watch (until MOUNTED), by id."""
+        return sorted((w.pairing for w in self._watches.values()), key=lambda p: p.id)
 
     def _close(self, watch: _Watch) -> Outcome:
         del self._watches[watch.pairing.id]

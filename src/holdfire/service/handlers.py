@@ -85,7 +85,6 @@ class Service:
             self.picture, catalog, new_id, coordination, lookalike_families(tables)
         )
         self.kept_messages: tuple[MessageKept, ...] = ()  # as loaded at start, for the channels
-        self.pairings: dict[str, Pairing] = {}
         self.hub = EventHub()
         self._new_id = new_id
 
@@ -100,7 +99,6 @@ class Service:
         for measure in state.measures:
             self.picture.define_measure(measure)
         self.kept_messages = state.mailbox
-        self.pairings = {p.id: p for p in state.pairings}
         states = {AlertKind.STALE: TrackState.STALE, AlertKind.LOST: TrackState.LOST}
         self.coordinator.restore(
             state.pairings,
@@ -373,7 +371,6 @@ class Service:
         pairing = Pairing(
             self._new_id(), vehicle, dismounts, self.clock.now(), by, max_separation_m
         )
-        self.pairings[pairing.id] = pairing
         self.coordinator.watch(pairing)
         await self._record([PairingCreated(pairing)])
         return pairing
@@ -428,9 +425,6 @@ class Service:
                 self.picture.cancel_measure(measure.id)
                 events.append(MeasureCancelled(measure.id, now, sender))
         outcome = self.coordinator.send(message, now)
-        self.pairings.update({p.id: p for p in outcome.pairings})
-        for pid in outcome.closed_pairings:
-            self.pairings.pop(pid, None)
         events += outcome_events(outcome, now, sent=(message,))
         await self._record(events)
         return message, [d for d in outcome.deliveries if d.message_id == message.id]
