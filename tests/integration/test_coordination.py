@@ -9,7 +9,7 @@ and stay quiet when the crews said they were withdrawing and the squad acknowled
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,17 +82,24 @@ class World:
         return items
 
 
+def service_maker(data: Path, clock: FakeClock) -> Callable[[], Service]:
+    """Services on one data directory and clock (a restart is a second one), with ids in
+    order, so a run reads the same every time."""
+    counter = itertools.count(1)
+
+    def make() -> Service:
+        return Service(
+            SQLiteStore(data / "holdfire.db"), load_tables(data), clock,
+            lambda: f"{next(counter):032x}", load_catalog(data),
+        )  # fmt: skip
+
+    return make
+
+
 @pytest.fixture
 async def w(tmp_path: Path) -> AsyncIterator[World]:
     clock = FakeClock()
-    counter = itertools.count(1)
-    service = Service(
-        SQLiteStore(tmp_path / "holdfire.db"),
-        load_tables(tmp_path),
-        clock,
-        lambda: f"{next(counter):032x}",
-        load_catalog(tmp_path),
-    )
+    service = service_maker(tmp_path, clock)()
     await service.start()
     try:
         yield World(service, clock)
@@ -183,7 +190,7 @@ async def test_an_unacknowledged_withdrawal_still_alerts(w: World) -> None:
 async def test_mounted_closes_the_pairing(w: World) -> None:
     await section_and_squad(w)
     await w.service.send_message("MOUNTED", {"pax": 9}, "btr-1", sender="sqd", sender_uid="sqd-1")
-    assert w.service.pairings == {}
+    assert w.service.coordinator.pairings() == []
     await drive_off(w)
     assert await w.alerts(AlertKind.SEPARATION) == []
 
@@ -198,7 +205,7 @@ async def test_dismount_complete_pairs_the_vehicle_with_its_team(w: World) -> No
         "DISMOUNT_COMPLETE", {"grid": grid, "pax": 9}, "sqd-9", sender="crew", sender_uid="btr-9"
     )
     assert delivery.language == "ko" and grid in delivery.text and "9" in delivery.text
-    (pairing,) = w.service.pairings.values()
+    (pairing,) = w.service.coordinator.pairings()
     assert pairing.vehicle == "btr-9" and pairing.dismounts == ("sqd-9",)
     await w.advance(CYCLE)
     await w.at("btr-9", offset(DISMOUNT, 0, 300))
@@ -339,13 +346,7 @@ async def test_fired_fires_warn_friendly_units_near_the_footprint(w: World) -> N
 
 async def test_pending_acknowledgements_survive_a_restart(tmp_path: Path) -> None:
     clock = FakeClock()
-    counter = itertools.count(1)
-
-    def make() -> Service:
-        return Service(
-            SQLiteStore(tmp_path / "holdfire.db"), load_tables(tmp_path), clock,
-            lambda: f"{next(counter):032x}", load_catalog(tmp_path),
-        )  # fmt: skip
+    make = service_maker(tmp_path, clock)
 
     first = make()
     await first.start()
@@ -398,13 +399,7 @@ async def test_units_hear_of_a_family_arriving_once_an_hour_not_once_per_vehicle
 
 async def test_a_restart_does_not_alert_a_separated_pair_again(tmp_path: Path) -> None:
     clock = FakeClock()
-    counter = itertools.count(1)
-
-    def make() -> Service:
-        return Service(
-            SQLiteStore(tmp_path / "holdfire.db"), load_tables(tmp_path), clock,
-            lambda: f"{next(counter):032x}", load_catalog(tmp_path),
-        )  # fmt: skip
+    make = service_maker(tmp_path, clock)
 
     first = make()
     await first.start()
