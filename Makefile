@@ -7,7 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := holdfire-data-demo
 
-.PHONY: install run demo test lint typecheck unit bench clean
+WEB    := web/node_modules/.installed
+UI     := src/holdfire/ui/index.html
+# Debian's chromium drives the browser tests; a Korean font lets their screenshots show Hangul.
+BROWSER_PKGS := chromium fonts-nanum
+
+.PHONY: install web browser run demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +22,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+$(WEB): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB)
+
+$(UI): $(WEB) web/build.mjs web/index.html $(wildcard web/src/*)
+	node web/build.mjs
+
+web: $(UI)
+
+browser:
+	@if ! command -v chromium >/dev/null || ! fc-list :lang=ko | grep -q .; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $(BROWSER_PKGS) >/dev/null || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PKGS) >/dev/null; }; \
+	fi
+
+run: install web
 	rm -f $(DEMO)/holdfire.db $(DEMO)/holdfire.db-wal $(DEMO)/holdfire.db-shm
 	$(BIN)/holdfire import --data $(DEMO) examples/kursk/units.csv examples/kursk/reports.json examples/kursk/measures.geojson
 	$(BIN)/holdfire check --data $(DEMO) "51.35035, 35.1003" --weapon fpv-drone --type tor ; echo "exit code $$? (0 no known conflict, 3 coordinate or danger close, 4 hold)"
@@ -32,16 +53,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict src/holdfire
 
-unit: install
+unit: install web browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-bench: install
+bench: install web browser
 	$(BIN)/python bench/check_latency.py
 
 demo: install
 	$(BIN)/holdfire demo
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache web/node_modules src/holdfire/ui

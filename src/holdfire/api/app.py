@@ -17,6 +17,7 @@ from holdfire.api import (
 from holdfire.api.context import ApiContext
 from holdfire.api.limits import BodyLimit
 from holdfire.api.responses import error_doc
+from holdfire.api.ui import UiFiles, ui_directory
 
 PREFIX = "/api/v1"
 
@@ -36,6 +37,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for module in (*modules, stream):
         app.include_router(module.router, prefix=PREFIX)
     errors.install(app)
+    app.mount("/", UiFiles(ui_directory()), name="ui")  # last: every route above wins
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
     _document(app)
     return app

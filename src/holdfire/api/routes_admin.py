@@ -12,7 +12,7 @@ from holdfire.api.responses import error_response, json_response
 from holdfire.api.routes_picture import ERRORS
 from holdfire.api.schemas import ErrorOut, HealthOut, NewTokenOut, PageOut, TokenIn
 from holdfire.codecs.json import format_time
-from holdfire.domain.access import ApiToken
+from holdfire.domain.access import Action, ApiToken, may
 
 router = APIRouter()
 
@@ -49,6 +49,13 @@ async def equipment(ctx: Ctx, _: Caller) -> Response:
     return json_response(
         {"items": _rows(ctx.service.picture.tables.equipment.values()), "next": None}
     )
+
+
+@router.get("/me", summary="The caller's token: name, role, bound units and what it may do")
+async def me(_ctx: Ctx, token: Caller) -> Response:
+    """What the web map asks after sign-in, to show only the tools the role may use."""
+    allowed = [action.value for action in Action if may(token.role, action)]
+    return json_response({**_token_out(token), "may": allowed})
 
 
 def _token_out(token: ApiToken) -> dict[str, Any]:

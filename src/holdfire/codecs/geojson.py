@@ -6,11 +6,12 @@ radius it has grown to by `at`; positions other reporters claim for the same uid
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from holdfire.codecs.json import format_time
 from holdfire.domain.identity import Affiliation
+from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import MobilityClass
 from holdfire.domain.tracks import Track, radius_m, state_at
 from holdfire.domain.units import Unit
@@ -42,6 +43,11 @@ def track_feature(
             "age_s": round(max(0.0, (at - report.observed_at).total_seconds()), 1),
             "radius_m": round(radius_m(report, mobility, at), 1),
             "state": state_at(report, mobility, at).value,
+            # what a map needs to age the track between updates exactly as the check does
+            "growth_mps": mobility.v_max_mps,
+            "stale_at": format_time(_stale_at(report, mobility)),
+            "lost_at": format_time(report.observed_at + timedelta(seconds=mobility.lost_after_s)),
+            "display_cap_m": mobility.r_cap_m,
             "source": report.source,
             "authenticated": report.own,
             "registered": unit is not None,
@@ -50,6 +56,11 @@ def track_feature(
             "suspect_time": report.suspect_time,
         },
     }
+
+
+def _stale_at(report: PositionReport, mobility: MobilityClass) -> datetime:
+    by_age = report.observed_at + timedelta(seconds=mobility.stale_after_s)
+    return by_age if report.stale_at is None else min(by_age, report.stale_at)
 
 
 def removed_feature(uid: str) -> JSONDict:
