@@ -439,6 +439,7 @@ def serve(
             print(f"  {label}: {host}:{port}", flush=True)
             if name == "http":
                 base = f"http://{host}:{port}"
+                print(f"    web map {base}/ (sign in with a token)", flush=True)
                 print(
                     f"    API {base}/api/v1  OpenAPI {base}/openapi.json  docs {base}/docs",
                     flush=True,

@@ -33,8 +33,9 @@ from holdfire.adapters.net.mqtt import parse_mqtt_url
 from holdfire.bootstrap import Listeners, Running, start_server
 from holdfire.codecs.json import clearance_to_dict, parse_time
 from holdfire.config import Settings
-from holdfire.domain.access import Role
+from holdfire.domain.access import Action, Role, may
 from holdfire.domain.checks import CheckRequest, PidBasis
+from holdfire.domain.tables import Mobility
 from holdfire.engine.clearance import evaluate
 
 pytestmark = pytest.mark.integration
@@ -132,6 +133,15 @@ async def test_health_needs_no_token(api: Api) -> None:
     assert r.status_code == 503 and r.json() == {"ready": False}
 
 
+async def test_me_names_the_token_its_role_and_what_it_may_do(api: Api) -> None:
+    for role in ROLES:
+        async with api.client(role) as c:
+            me = (await c.get("/me")).json()
+        assert me["role"] == role
+        assert set(me["may"]) == {a.value for a in Action if may(Role(role), a)}
+        assert "token" not in me and "secret_hash" not in me
+
+
 async def test_first_start_writes_an_admin_token_only_its_owner_reads(api: Api) -> None:
     path = api.running.admin_token_file
     assert path is not None and path == api.data_dir / "admin.token"
@@ -182,6 +192,7 @@ async def _cases(api: Api) -> list[Case]:
         Case("GET", f"/checks/{clearance['id']}", everyone),
         Case("GET", "/pairings", everyone),
         Case("GET", "/alerts", everyone),
+        Case("GET", "/me", everyone),
         Case("GET", "/weapons", everyone),
         Case("GET", "/equipment", everyone),
         Case(
@@ -615,6 +626,16 @@ async def test_tracks_carry_radius_state_and_age(api: Api) -> None:
         assert by_uid["inf-2"]["state"] == "lost" and by_uid["inf-2"]["age_s"] >= 1200
         # 20 minutes at the dismounted class's top speed: the radius grows without a cap.
         assert by_uid["inf-2"]["radius_m"] > by_uid["inf-1"]["radius_m"] + 1000
+        # what a map needs to age a track between updates as the check does
+        dismounted = api.running.service.picture.tables.mobility[Mobility.DISMOUNTED]
+        inf2 = by_uid["inf-2"]
+        assert inf2["growth_mps"] == dismounted.v_max_mps
+        assert inf2["display_cap_m"] == dismounted.r_cap_m
+        observed = datetime.fromisoformat(inf2["observed_at"])
+        stale_after = datetime.fromisoformat(inf2["stale_at"]) - observed
+        lost_after = datetime.fromisoformat(inf2["lost_at"]) - observed
+        assert stale_after == timedelta(seconds=dismounted.stale_after_s)
+        assert lost_after == timedelta(seconds=dismounted.lost_after_s)
         lost = (await c.get("/tracks", params={"state": "lost"})).json()["features"]
         assert [f["id"] for f in lost] == ["inf-2"]
         west, south = AIM[1] - 0.1, AIM[0] - 0.1

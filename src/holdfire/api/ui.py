@@ -12,7 +12,7 @@ from pathlib import Path
 
 from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 CSP = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
@@ -38,11 +38,14 @@ class UiFiles(StaticFiles):
         super().__init__(directory=directory, html=True, check_dir=False)
         self.built = (directory / "index.html").is_file()
 
-    async def get_response(self, path: str, scope: Scope) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.built:
-            return PlainTextResponse(
-                "The web map is not built. `make run` builds it (or `make web`).", 503
-            )
+            text = "The web map is not built. `make run` builds it (or `make web`)."
+            await PlainTextResponse(text, 503)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         response.headers.update(HEADERS)
         return response
