@@ -23,6 +23,7 @@ from holdfire.adapters.net.groups import load_groups
 from holdfire.adapters.net.mqtt import MqttIngest, MqttSettings, load_nodes
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
+from holdfire.adapters.tiles import open_tiles
 from holdfire.api.app import create_app
 from holdfire.api.context import ApiContext
 from holdfire.config import Settings
@@ -165,6 +166,8 @@ class Running:
             await self.mqtt.close()
         await self.cot.close()
         await self.service.close()
+        if self.api.tiles is not None:
+            self.api.tiles.close()
 
 
 async def start_server(
@@ -174,23 +177,30 @@ async def start_server(
     coordination: CoordinationConfig | None = None,
 ) -> Running:
     """Start the service and its listeners. The first start in an empty data directory creates
-    it and, unless TLS is off, a CA and a server certificate."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    groups = load_groups(settings.data_dir)  # a bad file stops the start, before any listener
-    nodes = load_nodes(settings.data_dir) if listeners.mqtt is not None else {}
-    service = build_service(settings, coordination)
-    clock = service.clock
-    certs = None
-    tls_context = None
-    if listeners.cot_tls is not None:
-        certs = CertStore(settings.data_dir / "certs")
-        host = listeners.cot_tls[0]
-        names = ("localhost", "127.0.0.1") if host in ("0.0.0.0", "::", "") else (host,)
-        if certs.init(names, now=clock.now()).created:
-            log.info("created a CA and a server certificate in %s", certs.directory)
-        tls_context = certs.server_ssl_context()
-    await service.start()
-    api = ApiContext(service)
+    it and, unless TLS is off, a CA and a server certificate. Map tiles that cannot be served
+    stop the start before anything is written."""
+    tiles = open_tiles(settings.tiles) if settings.tiles is not None else None
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        groups = load_groups(settings.data_dir)  # a bad file stops the start, before listening
+        nodes = load_nodes(settings.data_dir) if listeners.mqtt is not None else {}
+        service = build_service(settings, coordination)
+        clock = service.clock
+        certs = None
+        tls_context = None
+        if listeners.cot_tls is not None:
+            certs = CertStore(settings.data_dir / "certs")
+            host = listeners.cot_tls[0]
+            names = ("localhost", "127.0.0.1") if host in ("0.0.0.0", "::", "") else (host,)
+            if certs.init(names, now=clock.now()).created:
+                log.info("created a CA and a server certificate in %s", certs.directory)
+            tls_context = certs.server_ssl_context()
+        await service.start()
+    except BaseException:
+        if tiles is not None:
+            tiles.close()
+        raise
+    api = ApiContext(service, tiles=tiles)
     server = CotServer(service, clock, cot, tls_context, groups)
     running = Running(service, server, {}, certs, api)
     try:

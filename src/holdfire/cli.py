@@ -37,6 +37,7 @@ from holdfire.adapters.data_files import DataFileError
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
+from holdfire.adapters.tiles import TileError
 from holdfire.bootstrap import (
     Address,
     Listeners,
@@ -410,10 +411,18 @@ def serve(
     speed: Annotated[
         float, typer.Option(min=0.01, help="How many times faster than real time it plays.")
     ] = 10.0,
+    tiles: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR|FILE",
+            help="Operator map tiles for the web map, served at /tiles/{z}/{x}/{y} without a "
+            "token: an XYZ folder {z}/{x}/{y}.png|.jpg|.webp|.pbf, an MBTiles or a PMTiles file.",
+        ),
+    ] = None,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
-    config = settings(data)
+    config = settings(data, tiles)
     played = _load_scenario(scenario) if scenario is not None else None
     try:
         mqtt_settings = parse_mqtt_url(mqtt, mqtt_topic or [])
@@ -430,6 +439,8 @@ def serve(
         multicast_interface=multicast_interface,
         mqtt=mqtt_settings,
     )
+    if tiles is not None and listeners.http is None:
+        raise _usage("--tiles needs the HTTP listener (--http is off)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def announce(running: Running) -> None:
@@ -444,6 +455,13 @@ def serve(
                     f"    API {base}/api/v1  OpenAPI {base}/openapi.json  docs {base}/docs",
                     flush=True,
                 )
+                if running.api.tiles is not None:
+                    meta = running.api.tiles.meta()
+                    print(
+                        f"    map tiles {base}/tiles/{{z}}/{{x}}/{{y}}: {meta.name} "
+                        f"({meta.format}, zoom {meta.minzoom}-{meta.maxzoom}) from {config.tiles}",
+                        flush=True,
+                    )
         if running.mqtt is not None:
             state = "subscribed" if running.mqtt.connected else "not connected yet, retrying"
             print(f"  mqtt: {running.mqtt.settings.address} ({state})", flush=True)
@@ -483,6 +501,8 @@ def serve(
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
     except (StoreError, DataFileError, CertStoreError, GroupsError, MqttConfigError) as exc:
         raise _error(str(exc), 1) from None
+    except TileError as exc:
+        raise _usage(f"--tiles {exc}") from None
 
 
 def _event_loop_runner(work: Coroutine[Any, Any, None]) -> None:

@@ -11,12 +11,13 @@ DEFAULT_DATA_DIR = Path("holdfire-data")
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
+    tiles: Path | None = None  # operator map tiles: an XYZ folder, MBTiles or PMTiles
 
     @property
     def database(self) -> Path:
         return self.data_dir / "holdfire.db"
 
 
-def settings(data_dir: Path | None = None) -> Settings:
+def settings(data_dir: Path | None = None, tiles: Path | None = None) -> Settings:
     env = os.environ.get("HOLDFIRE_DATA")
-    return Settings(data_dir=data_dir or (Path(env) if env else DEFAULT_DATA_DIR))
+    return Settings(data_dir=data_dir or (Path(env) if env else DEFAULT_DATA_DIR), tiles=tiles)

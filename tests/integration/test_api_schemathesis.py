@@ -7,7 +7,8 @@ token. Each response must not be a 5xx and must match what the document says of 
 code, content type, headers, body schema). Hypothesis is derandomised: the same cases every
 run, so a failure is reproducible and the file's time steady (about 30 s). The picture is
 seeded first (units, tracks, measures, a check, a pairing, an alert) and path ids are drawn
-half the time from what was seeded, so the by-id routes are exercised past their 404.
+half the time from what was seeded, so the by-id routes are exercised past their 404; the
+server has operator map tiles, and the tile route is asked for one that exists as often.
 """
 
 import asyncio
@@ -30,12 +31,14 @@ from holdfire.adapters.auth import create_token
 from holdfire.bootstrap import Listeners, Running, start_server
 from holdfire.config import Settings
 from holdfire.domain.access import Role
+from support.tiles import png, write_mbtiles
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 EXAMPLES = 25  # per operation: about 30 operations, the whole file well under a minute
 AIM = (51.40, 35.60)
+TILE = (3, 4, 2)  # z, x, y of the one map tile
 # "Schema-valid input must be accepted" cannot hold here: a schema cannot say that a grid is
 # valid MGRS, a cursor one this server issued, a geometry a closed ring, or an impact time
 # within the last 5 minutes; the server refuses those with a 422 naming the field.
@@ -47,12 +50,13 @@ EXCLUDED_FOR = {"POST /api/v1/reports": [negative_data_rejection]}
 class ServerThread:
     """The real server in a thread of its own, so synchronous clients can call it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, tiles: Path) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         listeners = Listeners(http=("127.0.0.1", 0), cot_tcp=None, cot_tls=None)
-        self.running: Running = self.run(start_server(Settings(data_dir), listeners))
+        settings = Settings(data_dir, tiles=tiles)
+        self.running: Running = self.run(start_server(settings, listeners))
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
@@ -69,7 +73,7 @@ class ServerThread:
         self.loop.close()
 
 
-def seed(client: httpx.Client) -> dict[str, list[str]]:
+def seed(client: httpx.Client) -> dict[str, list[Any]]:
     """A small picture around AIM; the ids of what was made, by path parameter name."""
     units = [f"unit-{n}" for n in range(4)]
     for n, uid in enumerate(units):
@@ -106,12 +110,14 @@ def seed(client: httpx.Client) -> dict[str, list[str]]:
         "measure_id": measures,
         "check_id": checks,
         "alert_id": alerts,
+        **{name: [value] for name, value in zip("zxy", TILE, strict=True)},
     }
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    running = ServerThread(tmp_path_factory.mktemp("schemathesis") / "data")
+    tmp = tmp_path_factory.mktemp("schemathesis")
+    running = ServerThread(tmp / "data", write_mbtiles(tmp / "ao.mbtiles", {TILE: png(1)}))
     try:
         yield running
     finally:
@@ -132,7 +138,7 @@ def admin_headers(server: ServerThread) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def seeded(server: ServerThread, admin_headers: dict[str, str]) -> dict[str, list[str]]:
+def seeded(server: ServerThread, admin_headers: dict[str, str]) -> dict[str, list[Any]]:
     with httpx.Client(base_url=server.base_url, headers=admin_headers, timeout=10) as client:
         return seed(client)
 
@@ -152,7 +158,7 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}{notes}"
 
 
-def cases(operation: Any, mode: GenerationMode, seeded: dict[str, list[str]]) -> Any:
+def cases(operation: Any, mode: GenerationMode, seeded: dict[str, list[Any]]) -> Any:
     """Generated cases; valid ones half the time with a path id that exists."""
     generated = operation.as_strategy(generation_mode=mode)
     names = [p.name for p in operation.path_parameters if p.name in seeded]
@@ -166,7 +172,7 @@ def cases(operation: Any, mode: GenerationMode, seeded: dict[str, list[str]]) ->
 
 
 def fuzz(
-    operation: Any, mode: GenerationMode, seeded: dict[str, list[str]], headers: dict[str, str]
+    operation: Any, mode: GenerationMode, seeded: dict[str, list[Any]], headers: dict[str, str]
 ) -> str | None:
     """What Schemathesis found wrong with one operation in one mode, or None."""
     excluded = EXCLUDED + EXCLUDED_FOR.get(operation.label, [])
@@ -198,7 +204,7 @@ def fuzz(
 
 
 def test_api_conforms_to_its_openapi_document(
-    api_schema: Any, seeded: dict[str, list[str]], admin_headers: dict[str, str]
+    api_schema: Any, seeded: dict[str, list[Any]], admin_headers: dict[str, str]
 ) -> None:
     """Every operation, valid and invalid cases; all failures are reported together, each with
     the curl line that reproduces it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 import subprocess
 import sys
 import tomllib
@@ -17,11 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pyproj import Geod
 
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.domain.checks import Verdict
+from support.tiles import png, write_mbtiles, write_xyz
 
 pytestmark = pytest.mark.integration
 
@@ -473,3 +476,52 @@ def test_a_bad_catalog_override_stops_serve_with_one_line(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "ko.toml" in result.stderr and "nonsense" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_tiles_that_cannot_be_served_is_a_usage_error(tmp_path: Path) -> None:
+    data, missing, garbage = tmp_path / "data", tmp_path / "nowhere", tmp_path / "ao.mbtiles"
+    garbage.write_bytes(b"not a tile archive")
+    off = ("--cot-tcp", "off", "--cot-tls", "off", "--http", "127.0.0.1:0")
+    result = holdfire("serve", "--data", data, "--tiles", missing, *off)
+    assert_one_line_error(result, f"--tiles {missing}: no such file or folder")
+    result = holdfire("serve", "--data", data, "--tiles", garbage, *off)
+    assert_one_line_error(result, "neither an XYZ tile folder, an MBTiles file nor a PMTiles")
+    assert not data.exists()  # refused before anything was written
+    folder = write_xyz(tmp_path / "ao", {(3, 4, 2): png(1)})
+    result = holdfire("serve", "--data", data, "--tiles", folder, *off[:4], "--http", "off")
+    assert_one_line_error(result, "--tiles needs the HTTP listener")
+
+
+def test_serve_names_the_tiles_it_serves(tmp_path: Path) -> None:
+    tiles = write_mbtiles(tmp_path / "ao.mbtiles", {(3, 4, 2): png(1)}, {"name": "Kursk AO"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["serve", "--data", str(tmp_path / "data"), "--http", f"127.0.0.1:{port}"]
+    args += ["--cot-tcp", "off", "--cot-tls", "off", "--tiles", str(tiles)]
+    proc = subprocess.Popen(
+        [*_command(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # up to the admin token, printed after the listeners
+            lines.append(line)
+            if "admin token" in line:
+                break
+        r = httpx.get(f"http://127.0.0.1:{port}/tiles/3/4/2", timeout=10)
+        assert (r.status_code, r.content) == (200, png(1))
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    expected = (
+        f"map tiles http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}: Kursk AO (png, zoom 3-3)"
+    )
+    announced = [line for line in lines if "map tiles" in line]
+    assert len(announced) == 1 and expected in announced[0], "".join(lines) + out
+    assert str(tiles) in announced[0]
+    assert proc.returncode == 0, out

@@ -1,4 +1,5 @@
-"""The FastAPI application factory: routes under /api/v1, errors, limits and the OpenAPI doc."""
+"""The FastAPI application factory: routes under /api/v1 (and the map tiles at /tiles), errors,
+limits and the OpenAPI doc."""
 
 from typing import Any
 
@@ -12,6 +13,7 @@ from holdfire.api import (
     routes_coordination,
     routes_messages,
     routes_picture,
+    routes_tiles,
     stream,
 )
 from holdfire.api.context import ApiContext
@@ -27,15 +29,16 @@ def create_app(ctx: ApiContext) -> FastAPI:
         title="holdfire",
         version=__version__,
         description="Is it safe to fire here? Friendly-fire prevention and coordination. "
-        "Every route but /health needs `Authorization: Bearer <token>`.",
+        "Every route but /health and the map tiles needs `Authorization: Bearer <token>`.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
     )
     app.state.holdfire = ctx
     modules = (routes_admin, routes_picture, routes_checks, routes_coordination, routes_messages)
-    for module in (*modules, stream):
+    for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(routes_tiles.public)
     errors.install(app)
     app.mount("/", UiFiles(ui_directory()), name="ui")  # last: every route above wins
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)

@@ -1,10 +1,12 @@
-"""What every route needs, held on the app (no module-level state): the service and limits."""
+"""What every route needs, held on the app (no module-level state): the service, the limits and
+the operator map tiles, if any."""
 
 from collections import Counter
 from dataclasses import dataclass, field
 
 from fastapi import Request, WebSocket
 
+from holdfire.adapters.tiles import TileSource
 from holdfire.service.handlers import Service
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a thousand reports or a detailed polygon fit easily
@@ -18,6 +20,7 @@ class ApiContext:
     max_body_bytes: int = MAX_BODY_BYTES
     stream_queue: int = 1000  # undelivered stream messages (besides coalesced tracks) per client
     counters: Counter[str] = field(default_factory=Counter)
+    tiles: TileSource | None = None  # `holdfire serve --tiles`
 
 
 async def context(request: Request) -> ApiContext:

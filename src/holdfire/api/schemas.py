@@ -17,6 +17,7 @@ from pydantic import (
     Tag,
 )
 
+from holdfire.adapters.tiles import MAX_ZOOM, TileFormat
 from holdfire.domain.access import Role
 from holdfire.domain.checks import PidBasis
 from holdfire.domain.decisions import DecisionKind
@@ -186,6 +187,19 @@ class AcceptedOut(BaseModel):
 
 class HealthOut(BaseModel):
     ready: bool
+
+
+class TilesOut(BaseModel):
+    format: TileFormat
+    minzoom: int = Field(ge=0, le=MAX_ZOOM)
+    maxzoom: int = Field(ge=0, le=MAX_ZOOM)
+    bounds: list[float] | None = Field(
+        description="[west, south, east, north] in degrees, or null when the source does not say",
+        min_length=4,
+        max_length=4,
+    )
+    name: str
+    attribution: str | None
 
 
 class ReasonOut(BaseModel):
