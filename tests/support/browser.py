@@ -20,7 +20,7 @@ from typing import Any
 from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "e2e" / "artifacts"
+ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
