@@ -20,9 +20,10 @@ export function createMap(element) {
         interactive: false,
         style: { color: "#777", weight: 1, fillColor: "#f2efe6", fillOpacity: 1 },
       }).addTo(map);
-    });
+    })
+    .catch((error) => console.warn("holdfire: basemap not loaded", error));
   map.attributionControl.setPrefix("Leaflet · Natural Earth");
-  operatorTiles(map);
+  operatorTiles(map).catch((error) => console.warn("holdfire: operator tiles not loaded", error));
   L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
   const cursor = document.getElementById("cursor");
   map.on("mousemove", (event) => {

@@ -283,7 +283,7 @@ export async function install(ctx) {
     ctx.metrics.lastTrackApplied = performance.now();
     layer.schedule();
   });
-  ctx.bus.on("resync", () => load(ctx, layer, false));
+  ctx.bus.on("resync", () => load(ctx, layer, false).catch((error) => console.warn("holdfire: resync failed", error)));
   setInterval(() => {
     layer.schedule();
     updateCount();
