@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from support.browser import Served, Watched, sign_in
+from support.browser import Served, Watched, click_at, on_page, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,7 @@ def _wait_measure(page: Page, mid: str, present: bool = True) -> None:
     page.wait_for_function(f"{check}window.holdfire.measures.ids().includes({mid!r})")
 
 
-def _ids_on_page(page: Page) -> set[str]:
+def _idson_page(page: Page) -> set[str]:
     return set(page.evaluate("window.holdfire.measures.ids()"))
 
 
@@ -99,24 +99,10 @@ def _open_panel(page: Page) -> None:
     page.wait_for_selector("#panel-measures:not([hidden])")
 
 
-def _on_page(page: Page, lat: float, lon: float) -> tuple[float, float]:
-    x, y = page.evaluate(
-        f"(() => {{ const p = window.holdfire.map.latLngToContainerPoint([{lat}, {lon}]);"
-        " return [p.x, p.y]; })()"
-    )
-    box = page.locator("#map").bounding_box()
-    assert box is not None
-    return box["x"] + x, box["y"] + y
-
-
-def _click_at(page: Page, lat: float, lon: float) -> None:
-    page.mouse.click(*_on_page(page, lat, lon))
-
-
 def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
-    page.mouse.move(*_on_page(page, *start))
+    page.mouse.move(*on_page(page, *start))
     page.mouse.down()
-    page.mouse.move(*_on_page(page, *end), steps=8)
+    page.mouse.move(*on_page(page, *end), steps=8)
     page.mouse.up()
 
 
@@ -128,7 +114,7 @@ def test_the_measures_the_api_holds_are_drawn_and_kept_live(
     page = sign_in(watched, served.tokens["observer"])
     for feature in SEEDS:
         _wait_measure(page, feature["properties"]["id"])
-    assert _ids_on_page(page) == _api_ids(served)
+    assert _idson_page(page) == _api_ids(served)
     # Each is on the map as a shape of its kind, with its label; the NFA is hatched.
     nfa = page.locator(f"path[data-measure-id='{PREFIX}nfa']")
     assert "measure-NFA" in (nfa.get_attribute("class") or "")
@@ -171,7 +157,7 @@ def test_the_measures_the_api_holds_are_drawn_and_kept_live(
     served.api("DELETE", f"/measures/{PREFIX}nfa")
     _wait_measure(page, PREFIX + "nfa", present=False)
     assert page.locator(f"path[data-measure-id='{PREFIX}nfa']").count() == 0
-    assert _ids_on_page(page) == _api_ids(served)
+    assert _idson_page(page) == _api_ids(served)
 
 
 def test_a_planner_draws_edits_and_deletes_an_nfa(
@@ -192,8 +178,8 @@ def test_a_planner_draws_edits_and_deletes_an_nfa(
     assert page.evaluate("window.holdfire.mapTool") == "draw"
     assert page.get_attribute("#measure-editor", "data-state") == "drawing"
     for corner in corners:
-        _click_at(page, *corner)
-    _click_at(page, *corners[0])  # the first corner again closes the area
+        click_at(page, *corner)
+    click_at(page, *corners[0])  # the first corner again closes the area
     page.wait_for_selector("#measure-editor[data-state=draft]")
     watched.shot("measures-planner-draft")
     page.click("#measure-save")
@@ -268,8 +254,8 @@ def test_an_api_error_is_shown_by_the_field_it_names(
     lat, lon = DRAW_AT
     page.evaluate(f"window.holdfire.map.setView([{lat}, {lon}], {DRAW_ZOOM}, {{animate: false}})")
     page.click("[data-draw=Circle]")
-    _click_at(page, lat, lon)
-    _click_at(page, lat, lon + 0.003)
+    click_at(page, lat, lon)
+    click_at(page, lat, lon + 0.003)
     page.wait_for_selector("#measure-editor[data-state=draft]")
     assert 150 < float(page.input_value("#measure-radius")) < 250
     page.fill("#measure-radius", "-5")

@@ -123,3 +123,19 @@ def sign_in(seen: Watched, token: str) -> Page:
     page.wait_for_selector("#app:not([hidden])")
     page.wait_for_function("window.holdfire && window.holdfire.metrics.firstRender !== undefined")
     return page
+
+
+def on_page(page: Page, lat: float, lon: float) -> tuple[float, float]:
+    """Where a point of the map is on the page, for real mouse clicks."""
+    x, y = page.evaluate(
+        "([lat, lon]) => { const p = window.holdfire.map.latLngToContainerPoint([lat, lon]);"
+        " return [p.x, p.y]; }",
+        [lat, lon],
+    )
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    return box["x"] + x, box["y"] + y
+
+
+def click_at(page: Page, lat: float, lon: float) -> None:
+    page.mouse.click(*on_page(page, lat, lon))
