@@ -53,6 +53,7 @@ def test_an_nfa_drawn_on_the_map_holds_a_later_check_inside_it(
         assert banner.get_attribute("data-verdict") == "HOLD"
         reason = page.locator(f"#check-result .reasons li[data-subject='{nfa}']")
         assert "NO_FIRE_AREA" in reason.inner_text()
+        assert f"NFA {name}" in reason.inner_text()  # named, not only its id
         watched.shot("nfa-check-hold")
     finally:
         served.api("DELETE", f"/measures/{nfa}", role="planner")

@@ -49,11 +49,14 @@ export function banner(clearance) {
   );
 }
 
-function subjectName(ctx, uid) {
-  if (!uid) return "";
-  const unit = ctx.tracks.units.get(uid);
-  const track = ctx.tracks.get(uid);
-  return (unit && unit.callsign) || (track && track.p.callsign) || uid;
+// A reason's subject is a unit or a measure: show its callsign or "KIND name".
+function subjectName(ctx, id) {
+  if (!id) return "";
+  const unit = ctx.tracks.units.get(id);
+  const track = ctx.tracks.get(id);
+  const measure = ctx.measures && ctx.measures.get(id);
+  if (measure) return `${measure.properties.kind} ${measure.properties.name || id}`;
+  return (unit && unit.callsign) || (track && track.p.callsign) || id;
 }
 
 function reasonList(ctx, clearance) {
