@@ -121,7 +121,7 @@ def sign_in(seen: Watched, token: str) -> Page:
     page.fill("#signin-token", token)
     page.click("#signin button[type=submit]")
     page.wait_for_selector("#app:not([hidden])")
-    page.wait_for_function("window.holdfire && window.holdfire.metrics.firstRender !== undefined")
+    page.wait_for_function("window.holdfire && window.holdfire.metrics.ready !== undefined")
     return page
 
 

@@ -72,6 +72,7 @@ function createPanels() {
 async function start(token) {
   const api = createApi(token);
   const me = await api.get("/me");
+  sessionStorage.setItem(TOKEN_KEY, token); // valid: kept for this browser session only
   document.getElementById("signin").hidden = true;
   document.getElementById("app").hidden = false;
   const who = document.getElementById("who");
@@ -110,6 +111,7 @@ async function start(token) {
       if (status === "open") connected = true;
     },
   );
+  ctx.metrics.ready = performance.now(); // every module installed
 }
 
 function signOut() {
@@ -126,7 +128,6 @@ function signIn() {
     error.textContent = "";
     try {
       await start(token);
-      sessionStorage.setItem(TOKEN_KEY, token); // for this browser session only
     } catch (failure) {
       error.textContent =
         failure instanceof ApiError && failure.status === 401
