@@ -482,6 +482,7 @@ const GridLayer = L.Layer.extend({
         const visible = clipPolygon(outline.map(px), box);
         if (visible.length < 3) continue;
         const seen = bounds(visible);
+        if (seen[2] - seen[0] < 1 || seen[3] - seen[1] < 1) continue; // a sliver: no middle to letter
         const middle = centroid(visible);
         const [lon, lat] = toLonLat(middle);
         const name = forward([wrap(lon), lat], 0); // e.g. 36UXB: the zone, then the letters
