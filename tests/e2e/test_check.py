@@ -54,7 +54,10 @@ def test_a_click_on_a_friend_is_held_naming_it(watched: Watched, served: Served)
     assert reasons.count() >= 1
     text = page.inner_text("#check-result .reasons")
     assert "ORLAN-TEAM" in text
-    assert "FRIENDLY_IN_DANGER_AREA" in text
+    # fresh while the scenario plays; once it has ended the unit goes stale, still a HOLD
+    codes = {r.get_attribute("data-code") for r in reasons.all()}
+    assert codes & {"FRIENDLY_IN_DANGER_AREA", "STALE_FRIENDLY"}, codes
+    assert "(HOLD)" in reasons.first.inner_text()
     # the footprint rings and a line with its distance to the unit are on the map
     rings = page.evaluate(
         "window.holdfire.checkLayer.getLayers().filter(l => l instanceof L.Circle).length"

@@ -7,6 +7,7 @@
 // off and on.
 import { forward } from "../vendor/mgrs.esm.js";
 import { metresPerPixel, wrap } from "./geo.js";
+import { resetCanvas } from "./canvas.js";
 import { registerStrings, t } from "./i18n.js";
 
 // Zoom thresholds. At the equator, where a zoom's pixels cover the most ground, the finest lines
@@ -260,23 +261,7 @@ const GridLayer = L.Layer.extend({
     const started = performance.now();
     const map = this._map;
     const zoom = map.getZoom();
-    const size = map.getSize();
-    const pad = size.multiplyBy(0.5).round();
-    const origin = map.containerPointToLayerPoint(pad.multiplyBy(-1)).round();
-    const width = size.x + 2 * pad.x;
-    const height = size.y + 2 * pad.y;
-    const ratio = window.devicePixelRatio || 1;
-    const canvas = this.canvas;
-    if (canvas.width !== width * ratio || canvas.height !== height * ratio) {
-      canvas.width = width * ratio;
-      canvas.height = height * ratio;
-      canvas.style.width = `${width}px`;
-      canvas.style.height = `${height}px`;
-    }
-    L.DomUtil.setPosition(canvas, origin);
-    const g = canvas.getContext("2d");
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, width, height);
+    const { g, size, pad, origin, ratio, width, height } = resetCanvas(map, this.canvas);
     this.drawn = [];
     const base = map.getPixelOrigin().add(origin);
     const px = ([lon, lat]) => {

@@ -3,6 +3,7 @@
 // smooth. Tracks age in the browser exactly as on the server (radius growth and the stale and
 // lost times come with each track), and stale and lost ones look it: a dashed frame, a dashed
 // or dotted circle, and faded when lost. A click on a symbol opens the unit's panel.
+import { resetCanvas } from "./canvas.js";
 import { formatDistance, latLonText, metresPerPixel, mgrsOf } from "./geo.js";
 import { onLanguage, registerStrings, t } from "./i18n.js";
 
@@ -109,23 +110,7 @@ const TrackLayer = L.Layer.extend({
     this.pending = false;
     this.lastDraw = performance.now();
     const map = this._map;
-    const size = map.getSize();
-    const pad = size.multiplyBy(0.5).round();
-    const origin = map.containerPointToLayerPoint(pad.multiplyBy(-1)).round();
-    const ratio = window.devicePixelRatio || 1;
-    const width = size.x + 2 * pad.x;
-    const height = size.y + 2 * pad.y;
-    const canvas = this.canvas;
-    if (canvas.width !== width * ratio || canvas.height !== height * ratio) {
-      canvas.width = width * ratio;
-      canvas.height = height * ratio;
-      canvas.style.width = `${width}px`;
-      canvas.style.height = `${height}px`;
-    }
-    L.DomUtil.setPosition(canvas, origin);
-    const g = canvas.getContext("2d");
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, width, height);
+    const { g, size, pad, origin, ratio, width, height } = resetCanvas(map, this.canvas);
     const now = performance.now();
     const zoom = map.getZoom();
     const offset = map.containerPointToLayerPoint([0, 0]).subtract(origin);
