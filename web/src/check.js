@@ -4,21 +4,12 @@
 // A fires user can record that the mission was fired. `showClearance` also serves the audit log.
 import { formatDistance, latLonText, mgrsOf, targetOf } from "./geo.js";
 import { onLanguage, registerStrings, t, translate } from "./i18n.js";
+import { el } from "./dom.js";
 
 // Glyphs DejaVu Sans has, so they show wherever the page does (no emoji font needed).
 const SYMBOL = { HOLD: "⊘", DANGER_CLOSE: "⚠", COORDINATE: "☎", NO_KNOWN_CONFLICT: "○" };
 const PID = ["appearance", "observer", "hostile-act", "sigint", "cooperative-id", "other"];
 const WORST = ["red10_m", "red01_m", "danger_close_m", "cep_m"];
-
-function element(tag, attributes = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key === "text") el.textContent = value;
-    else el.setAttribute(key, value);
-  }
-  el.append(...children);
-  return el;
-}
 
 // The weapon's profile as the engine weighs it; an unknown id gets the table's worst values.
 function profile(weapons, id) {
@@ -40,12 +31,12 @@ export function rings(weapons, clearance) {
 
 export function banner(clearance) {
   const verdict = clearance.verdict;
-  return element(
+  return el(
     "div",
     { class: `verdict ${verdict}`, role: "status", "data-verdict": verdict },
-    element("span", { class: "symbol", "aria-hidden": "true", text: SYMBOL[verdict] || "?" }),
-    element("span", { class: "word", text: verdict.replace(/_/g, " ") }),
-    element("span", { class: "meaning", text: t(`verdict.${verdict}`) }),
+    el("span", { class: "symbol", "aria-hidden": "true", text: SYMBOL[verdict] || "?" }),
+    el("span", { class: "word", text: verdict.replace(/_/g, " ") }),
+    el("span", { class: "meaning", text: t(`verdict.${verdict}`) }),
   );
 }
 
@@ -60,7 +51,7 @@ function subjectName(ctx, id) {
 }
 
 function reasonList(ctx, clearance) {
-  const list = element("ol", { class: "reasons" });
+  const list = el("ol", { class: "reasons" });
   for (const reason of clearance.reasons) {
     const distance =
       reason.distance_m === null
@@ -69,14 +60,14 @@ function reasonList(ctx, clearance) {
           ? ` · ${formatDistance(reason.distance_m)}`
           : ` · ${formatDistance(reason.distance_m)} / ${formatDistance(reason.threshold_m)}`;
     list.append(
-      element(
+      el(
         "li",
         { "data-code": reason.code, "data-subject": reason.subject || "" },
-        element("span", { class: "code", text: reason.code }),
+        el("span", { class: "code", text: reason.code }),
         ` (${reason.verdict}${reason.note ? `, ${t("check.note")}` : ""}) `,
-        element("strong", { text: subjectName(ctx, reason.subject) }),
+        el("strong", { text: subjectName(ctx, reason.subject) }),
         distance,
-        element("div", { text: reason.detail }),
+        el("div", { text: reason.detail }),
       ),
     );
   }
@@ -119,7 +110,7 @@ function drawOnMap(ctx, layer, clearance) {
 export function showClearance(ctx, clearance, container) {
   drawOnMap(ctx, ctx.checkLayer, clearance);
   const when = new Date(clearance.evaluated_at).toISOString().replace("T", " ").slice(0, 19);
-  const header = element(
+  const header = el(
     "div",
     { class: "check-target" },
     `${clearance.target.mgrs} · ${clearance.weapon} · ${when}Z · ${clearance.request.requester || ""}`,
@@ -127,11 +118,11 @@ export function showClearance(ctx, clearance, container) {
   container.replaceChildren(banner(clearance), header, reasonList(ctx, clearance));
   for (const fired of clearance.fired || []) {
     const text = t("check.fired_at", { at: fired.fired_at, by: fired.recorded_by });
-    container.append(element("p", { class: "fired", text: `${text} ${fired.remarks}` }));
+    container.append(el("p", { class: "fired", text: `${text} ${fired.remarks}` }));
   }
   for (const decision of clearance.decisions || []) {
     const text = `${decision.kind}: ${decision.by} (${decision.authority}, ${decision.initials}) → ${decision.expires}`;
-    container.append(element("p", { class: "decision", text }));
+    container.append(el("p", { class: "decision", text }));
   }
   if (ctx.can("fired")) container.append(firedForm(ctx, clearance));
   const bounds = ctx.checkLayer.getLayers().find((l) => l instanceof L.Circle);
@@ -139,9 +130,9 @@ export function showClearance(ctx, clearance, container) {
 }
 
 function firedForm(ctx, clearance) {
-  const remarks = element("input", { type: "text", id: "fired-remarks", maxlength: "500", "data-i18n-placeholder": "check.remarks" });
-  const button = element("button", { type: "button", id: "fired-record", "data-i18n": "check.record_fired" });
-  const status = element("p", { class: "fired-status", role: "status" });
+  const remarks = el("input", { type: "text", id: "fired-remarks", maxlength: "500", "data-i18n-placeholder": "check.remarks" });
+  const button = el("button", { type: "button", id: "fired-record", "data-i18n": "check.record_fired" });
+  const status = el("p", { class: "fired-status", role: "status" });
   button.addEventListener("click", async () => {
     try {
       await ctx.api.post(`/checks/${clearance.id}/fired`, { remarks: remarks.value });
@@ -151,7 +142,7 @@ function firedForm(ctx, clearance) {
       status.textContent = t("error.generic", { error: failure.message });
     }
   });
-  const box = element("div", { class: "row" }, remarks, button, status);
+  const box = el("div", { class: "row" }, remarks, button, status);
   translate(box);
   return box;
 }
@@ -160,27 +151,27 @@ function form(ctx) {
   const weapons = ctx.tables.weapons.map((w) => new Option(`${w.id} — ${w.name}`, w.id));
   const types = [new Option("—", ""), ...ctx.tables.equipment.map((e) => new Option(`${e.id} (${e.family})`, e.id))];
   const pid = PID.map((basis) =>
-    element("label", { class: "inline" }, element("input", { type: "checkbox", value: basis, name: "pid" }), element("span", { "data-i18n": `pid.${basis}` })),
+    el("label", { class: "inline" }, el("input", { type: "checkbox", value: basis, name: "pid" }), el("span", { "data-i18n": `pid.${basis}` })),
   );
-  const panel = element(
+  const panel = el(
     "form",
     { id: "check-form", autocomplete: "off" },
-    element("p", { class: "hint", "data-i18n": "check.hint" }),
-    element("label", {}, element("span", { "data-i18n": "check.target" }), element("input", { id: "check-target", required: "", spellcheck: "false", "data-i18n-placeholder": "check.target_placeholder" })),
-    element(
+    el("p", { class: "hint", "data-i18n": "check.hint" }),
+    el("label", {}, el("span", { "data-i18n": "check.target" }), el("input", { id: "check-target", required: "", spellcheck: "false", "data-i18n-placeholder": "check.target_placeholder" })),
+    el(
       "div",
       { class: "row" },
-      element("label", {}, element("span", { "data-i18n": "check.datum" }), element("select", { id: "check-datum" }, new Option("WGS 84", "WGS84"), new Option("SK-42", "SK42"))),
-      element("label", {}, element("span", { "data-i18n": "check.tle" }), element("input", { id: "check-tle", type: "number", min: "0", step: "1", value: "0" })),
+      el("label", {}, el("span", { "data-i18n": "check.datum" }), el("select", { id: "check-datum" }, new Option("WGS 84", "WGS84"), new Option("SK-42", "SK42"))),
+      el("label", {}, el("span", { "data-i18n": "check.tle" }), el("input", { id: "check-tle", type: "number", min: "0", step: "1", value: "0" })),
     ),
-    element("label", {}, element("span", { "data-i18n": "check.weapon" }), element("select", { id: "check-weapon" }, ...weapons)),
-    element("label", {}, element("span", { "data-i18n": "check.type" }), element("select", { id: "check-type" }, ...types)),
-    element("fieldset", { class: "pid" }, element("legend", { "data-i18n": "check.pid" }), ...pid),
-    element("label", {}, element("span", { "data-i18n": "check.pid_detail" }), element("input", { id: "check-pid-detail", maxlength: "500" })),
-    element("label", {}, element("span", { "data-i18n": "check.firing_unit" }), element("input", { id: "check-firing", list: "check-units", spellcheck: "false" })),
-    element("datalist", { id: "check-units" }),
-    element("button", { type: "submit", id: "check-run", class: "primary", "data-i18n": "check.run" }),
-    element("p", { id: "check-error", class: "error", role: "alert" }),
+    el("label", {}, el("span", { "data-i18n": "check.weapon" }), el("select", { id: "check-weapon" }, ...weapons)),
+    el("label", {}, el("span", { "data-i18n": "check.type" }), el("select", { id: "check-type" }, ...types)),
+    el("fieldset", { class: "pid" }, el("legend", { "data-i18n": "check.pid" }), ...pid),
+    el("label", {}, el("span", { "data-i18n": "check.pid_detail" }), el("input", { id: "check-pid-detail", maxlength: "500" })),
+    el("label", {}, el("span", { "data-i18n": "check.firing_unit" }), el("input", { id: "check-firing", list: "check-units", spellcheck: "false" })),
+    el("datalist", { id: "check-units" }),
+    el("button", { type: "submit", id: "check-run", class: "primary", "data-i18n": "check.run" }),
+    el("p", { id: "check-error", class: "error", role: "alert" }),
   );
   return panel;
 }
@@ -207,8 +198,8 @@ export async function install(ctx) {
   ctx.showClearance = (clearance, container) => showClearance(ctx, clearance, container);
   if (!ctx.can("check")) return; // an observer sees no check tool
   const panel = form(ctx);
-  const result = element("div", { id: "check-result", "aria-live": "polite" });
-  const holder = element("div", {}, panel, result);
+  const result = el("div", { id: "check-result", "aria-live": "polite" });
+  const holder = el("div", {}, panel, result);
   const units = panel.querySelector("#check-units");
   const pin = L.layerGroup().addTo(ctx.map);
   ctx.panels.add({

@@ -7,6 +7,7 @@
 import { ApiError } from "./api.js";
 import { LANGUAGES, language, onLanguage, registerStrings, t } from "./i18n.js";
 import { clockOf, nameOf, stamp } from "./alerts.js";
+import { el } from "./dom.js";
 
 // ----------------------------------------------------------------- the catalog's rules, mirrored
 
@@ -210,17 +211,6 @@ const state = {
   deliveries: new Map(), // id -> delivery
   items: new Map(), // delivery id -> its list item
 };
-
-function el(tag, attributes = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "text") node.textContent = value;
-    else if (value === true) node.setAttribute(name, "");
-    else if (value !== false && value !== null && value !== undefined) node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 // A label in the reader's language when the catalog has one, else the English one.
 function renderingForUi(message) {
