@@ -31,6 +31,15 @@ class StoreError(RuntimeError):
     """
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached just now (database server down, connection lost).
+
+    Retrying later may succeed; nothing of the failed call was recorded. Callers that must not
+    lose a record (the audit of a check already answered) keep it and write it when the store
+    is back.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRecord:
     """An alert as kept, with whether (and by whom) it was acknowledged."""
@@ -76,12 +85,24 @@ class Store(Protocol):
         """Finish pending writes and release the store."""
         ...
 
-    async def append(self, events: Sequence[Event]) -> int:
+    async def append(self, events: Sequence[Event], *, outbox: str | None = None) -> int:
         """Record events (and their effect on the current state) atomically.
 
         Returns the sequence number of the last of them, and returns only once they are durable
         on disk: an acknowledged event survives kill -9 of the process.
+
+        With ``outbox`` (a cluster node's name), each event is also queued, in the same
+        transaction, for that node to publish to the other nodes (see :meth:`outbox`).
         """
+        ...
+
+    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
+        """Events queued by ``append(..., outbox=node)`` and not yet :meth:`unqueue`\ d,
+        oldest first, with their sequence numbers."""
+        ...
+
+    async def unqueue(self, seqs: Sequence[int]) -> None:
+        """Drop events from the outbox once they are published (unknown seqs are ignored)."""
         ...
 
     async def load(self) -> StoredState:
