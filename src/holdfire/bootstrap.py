@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from holdfire.adapters.auth import ensure_admin_token
+from holdfire.adapters.bus.nats import ClusterSettings, NatsLink
 from holdfire.adapters.catalog import load_catalog
 from holdfire.adapters.certs import CertStore
 from holdfire.adapters.clock import SystemClock
@@ -21,6 +22,7 @@ from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.cot_server import CotServer
 from holdfire.adapters.net.groups import load_groups
 from holdfire.adapters.net.mqtt import MqttIngest, MqttSettings, load_nodes
+from holdfire.adapters.store.spool import CheckSpoolFile
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
 from holdfire.adapters.tiles import open_tiles
@@ -100,6 +102,7 @@ class Listeners:
     cot_multicast: Address | None = None  # (group, port), e.g. ("239.2.3.1", 6969)
     multicast_interface: str = "0.0.0.0"
     mqtt: MqttSettings | None = None  # tracker ingest from an MQTT broker
+    cluster: ClusterSettings | None = None  # one node of several, over NATS JetStream
 
 
 class HttpServer:
@@ -155,16 +158,22 @@ class Running:
     admin_token_file: Path | None = None  # written by this start (the first one)
     mqtt: MqttIngest | None = None
     ticker: Ticker | None = None
+    cluster: NatsLink | None = None
+    spool: CheckSpoolFile | None = None
 
     async def close(self) -> None:
         self.api.ready = False
         if self.ticker is not None:
             await self.ticker.close()
+        if self.spool is not None:
+            await self.spool.close()
         if self.http is not None:
             await self.http.close()
         if self.mqtt is not None:
             await self.mqtt.close()
         await self.cot.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.service.close()
         if self.api.tiles is not None:
             self.api.tiles.close()
@@ -195,14 +204,22 @@ async def start_server(
             if certs.init(names, now=clock.now()).created:
                 log.info("created a CA and a server certificate in %s", certs.directory)
             tls_context = certs.server_ssl_context()
+        link = None
+        if listeners.cluster is not None:
+            link = service.cluster = NatsLink(listeners.cluster, service, clock)
         await service.start()
     except BaseException:
         if tiles is not None:
             tiles.close()
         raise
-    api = ApiContext(service, tiles=tiles)
+    api = ApiContext(service, tiles=tiles, cluster=link)
     server = CotServer(service, clock, cot, tls_context, groups)
-    running = Running(service, server, {}, certs, api)
+    spool = CheckSpoolFile(settings.data_dir, service.store, outbox=link.node if link else None)
+    service.spool = spool
+    running = Running(service, server, {}, certs, api, cluster=link, spool=spool)
+    if link is not None:
+        server.relay = link.cot_out
+        link.on_cot = server.on_remote
     try:
         running.admin_token_file = await ensure_admin_token(
             service.store, settings.data_dir, clock.now()
@@ -220,9 +237,16 @@ async def start_server(
         if listeners.http is not None:
             running.http = HttpServer(api, listeners.http)
             running.bound["http"] = await running.http.start()
+        if link is not None:
+            if "http" in running.bound:
+                host, port = running.bound["http"]
+                link.http = f"http://{host}:{port}"
+            assert service.loaded_at is not None
+            await link.start(service.loaded_at, service.loaded_seqs)
     except BaseException:
         await running.close()
         raise
+    spool.start()
     running.ticker = Ticker(service)
     running.ticker.start()
     api.ready = True

@@ -19,6 +19,8 @@ import getpass
 import json
 import logging
 import os
+import re
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from rich.console import Console
 from rich.text import Text
 
 from holdfire.adapters.auth import TokenError, create_token, revoke_token
+from holdfire.adapters.bus.nats import ClusterSettings, without_password
 from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.data_files import DataFileError
 from holdfire.adapters.net.groups import GroupsError
@@ -419,6 +422,30 @@ def serve(
             "token: an XYZ folder {z}/{x}/{y}.png|.jpg|.webp|.pbf, an MBTiles or a PMTiles file.",
         ),
     ] = None,
+    nats: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Join a cluster through NATS JetStream (nats://host:4222): every node sees "
+            "every event. The nodes share one PostgreSQL database (--db).",
+        ),
+    ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="This node's name in the cluster (letters, digits, - and _; default: the "
+            "host name).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME",
+            help="The cluster's name, which names its NATS streams and subjects (several "
+            "clusters can share one NATS server).",
+        ),
+    ] = "holdfire",
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
@@ -431,6 +458,7 @@ def serve(
     if mqtt_settings is None and mqtt_topic:
         raise _usage("--mqtt-topic needs --mqtt URL")
     listeners = Listeners(
+        cluster=_cluster(nats, node, cluster),
         http=_address(http, "--http"),
         cot_tcp=_address(cot_tcp, "--cot-tcp"),
         cot_tls=_address(cot_tls, "--cot-tls"),
@@ -462,6 +490,11 @@ def serve(
                         f"({meta.format}, zoom {meta.minzoom}-{meta.maxzoom}) from {config.tiles}",
                         flush=True,
                     )
+        if running.cluster is not None:
+            link = running.cluster
+            cut = link.cut_off_since()
+            state = "in step" if cut is None else "cut off, retrying"
+            print(f"  cluster: node {link.node} through {link.url} ({state})", flush=True)
         if running.mqtt is not None:
             state = "subscribed" if running.mqtt.connected else "not connected yet, retrying"
             print(f"  mqtt: {running.mqtt.settings.address} ({state})", flush=True)
@@ -503,6 +536,24 @@ def serve(
         raise _error(str(exc), 1) from None
     except TileError as exc:
         raise _usage(f"--tiles {exc}") from None
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _cluster(url: str | None, node: str | None, cluster: str) -> ClusterSettings | None:
+    if url is None:
+        if node is not None or cluster != "holdfire":
+            raise _usage("--node and --cluster need --nats URL")
+        return None
+    if not url.startswith(("nats://", "tls://")):
+        raise _usage(f"--nats must be a nats:// or tls:// URL, got {without_password(url)!r}")
+    name = node if node is not None else socket.gethostname().split(".")[0]
+    if not NODE_NAME.fullmatch(name):
+        raise _usage(f"--node {name!r}: use 1-64 letters, digits, - and _")
+    if not NODE_NAME.fullmatch(cluster):
+        raise _usage(f"--cluster {cluster!r}: use 1-64 letters, digits, - and _")
+    return ClusterSettings(url=url, node=name, cluster=cluster)
 
 
 def _event_loop_runner(work: Coroutine[Any, Any, None]) -> None:

@@ -10,6 +10,7 @@ from holdfire.api import (
     errors,
     routes_admin,
     routes_checks,
+    routes_cluster,
     routes_coordination,
     routes_messages,
     routes_picture,
@@ -35,7 +36,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.holdfire = ctx
-    modules = (routes_admin, routes_picture, routes_checks, routes_coordination, routes_messages)
+    modules = (
+        routes_admin,
+        routes_picture,
+        routes_checks,
+        routes_coordination,
+        routes_messages,
+        routes_cluster,
+    )
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(routes_tiles.public)

@@ -82,3 +82,4 @@ MayEditMeasures = Annotated[ApiToken, Depends(_requiring(Action.MEASURES, "chang
 MayPair = Annotated[ApiToken, Depends(_requiring(Action.PAIRINGS, "create pairings"))]
 MayAckAlerts = Annotated[ApiToken, Depends(_requiring(Action.ACK_ALERT, "acknowledge alerts"))]
 MayAdminTokens = Annotated[ApiToken, Depends(_requiring(Action.TOKENS, "manage tokens"))]
+MaySeeCluster = Annotated[ApiToken, Depends(_requiring(Action.CLUSTER, "see the cluster"))]

@@ -1,11 +1,12 @@
-"""What every route needs, held on the app (no module-level state): the service, the limits and
-the operator map tiles, if any."""
+"""What every route needs, held on the app (no module-level state): the service, the limits, the
+operator map tiles and the cluster link, if any."""
 
 from collections import Counter
 from dataclasses import dataclass, field
 
 from fastapi import Request, WebSocket
 
+from holdfire.adapters.bus.nats import NatsLink
 from holdfire.adapters.tiles import TileSource
 from holdfire.service.handlers import Service
 
@@ -21,6 +22,7 @@ class ApiContext:
     stream_queue: int = 1000  # undelivered stream messages (besides coalesced tracks) per client
     counters: Counter[str] = field(default_factory=Counter)
     tiles: TileSource | None = None  # `holdfire serve --tiles`
+    cluster: NatsLink | None = None  # `holdfire serve --nats`: this node's link to the others
 
 
 async def context(request: Request) -> ApiContext:

@@ -79,7 +79,15 @@ def check_request(body: CheckIn, token: ApiToken, now: datetime) -> CheckRequest
     responses={200: {"model": ClearanceOut}, **ERRORS},
 )
 async def post_check(body: CheckIn, ctx: Ctx, token: MayCheck) -> Response:
-    """An unknown weapon is a HOLD verdict (200), not an error."""
+    """An unknown weapon is a HOLD verdict (200), not an error. A node still catching up with
+    its cluster refuses checks (503): its picture may lack what other nodes took."""
+    if not ctx.ready:
+        raise ApiError(
+            503,
+            "not ready: this node is still loading its picture or catching up with its "
+            "cluster; try again shortly or ask another node",
+            headers={"Retry-After": "1"},
+        )
     request = check_request(body, token, ctx.service.clock.now())
     clearance = await ctx.service.check(request)
     ctx.counters[f"checks_{clearance.verdict.value}"] += 1

@@ -38,6 +38,7 @@ class Action(StrEnum):
     MESSAGE = "message"  # POST /messages (a reporter only as its bound unit)
     ACK_FOR_OTHERS = "ack-for-others"  # POST /messages/{id}/ack for any recipient
     TOKENS = "tokens"  # token administration
+    CLUSTER = "cluster"  # GET /cluster: the nodes and how far behind they are
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {

@@ -107,9 +107,20 @@ class _View:
         return self._line_of_fire
 
 
-def evaluate(picture: Picture, request: CheckRequest, *, now: datetime, check_id: str) -> Clearance:
-    """Answer one check against the picture as it stands at `now`."""
-    reasons: list[Reason] = []
+def evaluate(
+    picture: Picture,
+    request: CheckRequest,
+    *,
+    now: datetime,
+    check_id: str,
+    cut_off_since: datetime | None = None,
+) -> Clearance:
+    """Answer one check against the picture as it stands at `now`.
+
+    `cut_off_since`: when this node lost its cluster (None when it has none, or is in step);
+    reports other nodes took since then may be missing here, so the check says so.
+    """
+    reasons: list[Reason] = [] if cut_off_since is None else [_cut_off(cut_off_since, now)]
     problems = _problems(request, now)
     try:
         require_lat_lon(request.lat, request.lon)
@@ -188,6 +199,17 @@ def _sanitised(request: CheckRequest) -> CheckRequest:
         cell_m=fix(request.cell_m),
         datum_error_m=fix(request.datum_error_m),
         time=time,
+    )
+
+
+def _cut_off(since: datetime, now: datetime) -> Reason:
+    seconds = max(0.0, (now - since).total_seconds())
+    return Reason(
+        ReasonCode.CLUSTER_DEGRADED,
+        Verdict.COORDINATE,
+        f"this node has been cut off from its cluster for {seconds:.0f} s (since "
+        f"{since.isoformat(timespec='seconds')}): positions and measures other nodes took in "
+        "that time are not in this picture",
     )
 
 

@@ -174,6 +174,32 @@ class Coordinator:
                 self._states[track.uid] = self._state(track.uid, now)
             self._schedule_state(track.uid)
 
+    # --- what another node of the cluster did ------------------------------------------------
+
+    def absorb_message(
+        self, message: Message, deliveries: Iterable[Delivery], now: datetime
+    ) -> None:
+        """A message another node sent: kept, and its deliveries awaited, as if sent here."""
+        self._messages[message.id] = message
+        if message.code == "WITHDRAWING_IN":
+            for watch in self._watches.values():
+                if message.sender_uid == watch.pairing.vehicle:
+                    watch.withdrawals.add(message.id)
+        self.absorb_deliveries(deliveries, now)
+
+    def absorb_deliveries(self, deliveries: Iterable[Delivery], now: datetime) -> None:
+        """Deliveries as another node left them (acknowledged, re-sent or escalated)."""
+        for delivery in deliveries:
+            self._note_withdrawal_ack(delivery)
+            if delivery.pending:
+                self._track_ack(delivery, now)
+            else:
+                self._deliveries.pop(delivery.id, None)
+
+    def unwatch(self, pairing_id: str) -> None:
+        """Another node closed a pairing."""
+        self._watches.pop(pairing_id, None)
+
     # --- messages --------------------------------------------------------------------------
 
     def recipients(self, to: str, exclude: str | None = None) -> list[Unit]:

@@ -1,13 +1,19 @@
 """The in-process event hub: every event the service made durable, handed to whoever listens.
 
-Listeners (the WebSocket stream, later the CoT and MQTT renderers) are plain callables invoked
-on the event loop right after the store acknowledged the events. They must not block: each one
-queues what it needs and returns. A listener that raises is logged and kept; it never stops the
-write that produced the event, nor the other listeners.
+Listeners (the WebSocket stream, the CoT and MQTT renderers) are plain callables invoked on the
+event loop right after the store acknowledged the events. They must not block: each one queues
+what it needs and returns. A listener that raises is logged and kept; it never stops the write
+that produced the event, nor the other listeners.
+
+In a cluster, events another node took arrive here too, marked remote. A listener chooses
+whether it wants local events, remote ones or both: the stream shows everything, while what
+goes out to a shared broker (MQTT) or into a durable mailbox is done by the node that took the
+event, once.
 """
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from holdfire.domain.events import Event
 
@@ -16,27 +22,40 @@ log = logging.getLogger("holdfire.bus")
 Listener = Callable[[Sequence[Event]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    listener: Listener
+    local: bool
+    remote: bool
+
+
 class EventHub:
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._subscriptions: list[_Subscription] = []
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Start calling `listener`; returns the function that stops it."""
-        self._listeners.append(listener)
+    def subscribe(
+        self, listener: Listener, *, local: bool = True, remote: bool = True
+    ) -> Callable[[], None]:
+        """Start calling `listener` with local and/or remote events; returns the function that
+        stops it."""
+        subscription = _Subscription(listener, local, remote)
+        self._subscriptions.append(subscription)
 
         def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
 
         return unsubscribe
 
-    def publish(self, events: Sequence[Event]) -> None:
-        for listener in tuple(self._listeners):
+    def publish(self, events: Sequence[Event], *, remote: bool = False) -> None:
+        for subscription in tuple(self._subscriptions):
+            if not (subscription.remote if remote else subscription.local):
+                continue
             try:
-                listener(events)
+                subscription.listener(events)
             except Exception:
                 log.exception("an event listener failed; it stays subscribed")
 
     @property
     def listeners(self) -> int:
-        return len(self._listeners)
+        return len(self._subscriptions)

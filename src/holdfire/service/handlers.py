@@ -22,12 +22,15 @@ from holdfire.domain.events import (
     CheckEvaluated,
     CheckFired,
     DecisionRecorded,
+    DeliveriesUpdated,
     Event,
     MarkerRemoved,
     MeasureCancelled,
     MeasureDefined,
     MessageKept,
     MessagesDelivered,
+    MessageSent,
+    PairingClosed,
     PairingCreated,
     PositionReported,
     UnitRegistered,
@@ -45,7 +48,14 @@ from holdfire.engine.picture import Picture, ReportOutcome
 from holdfire.geo import distance_m, parse_mgrs, to_mgrs
 from holdfire.service.bus import EventHub
 from holdfire.service.messaging import outcome_events
-from holdfire.service.ports import AlertRecord, Clock, Store
+from holdfire.service.ports import (
+    AlertRecord,
+    CheckSpool,
+    Clock,
+    ClusterLink,
+    Store,
+    StoreUnavailable,
+)
 
 CHECK_FIRE_RADIUS_M = 1000.0  # a check fire called on a grid covers at least this around it
 
@@ -87,11 +97,17 @@ class Service:
         self.kept_messages: tuple[MessageKept, ...] = ()  # as loaded at start, for the channels
         self.hub = EventHub()
         self._new_id = new_id
+        self.cluster: ClusterLink | None = None  # set when this is one node of several
+        self.spool: CheckSpool | None = None  # where check records wait while the store is down
+        self.loaded_at: datetime | None = None  # when start() took the store's snapshot
+        self.loaded_seqs: frozenset[int] = frozenset()  # the newest events it held
 
     async def start(self) -> None:
         """Open the store and rebuild the picture from it."""
         await self.store.open()
+        self.loaded_at = self.clock.now()
         state = await self.store.load()
+        self.loaded_seqs = state.recent_seqs
         for unit in state.units:
             self.picture.register_unit(unit)
         for report in state.reports:
@@ -197,9 +213,25 @@ class Service:
         await self._record([MessagesDelivered(recipient, self.clock.now())])
 
     async def check(self, request: CheckRequest) -> Clearance:
-        """Evaluate a check and keep it, with who asked, before answering."""
-        clearance = evaluate(self.picture, request, now=self.clock.now(), check_id=self._new_id())
-        await self._record([CheckEvaluated(clearance)])
+        """Evaluate a check and keep it, with who asked, before answering.
+
+        While the store cannot be reached the check is still answered: its record waits in the
+        spool (durably) and is written when the store is back."""
+        clearance = evaluate(
+            self.picture,
+            request,
+            now=self.clock.now(),
+            check_id=self._new_id(),
+            cut_off_since=self.cluster.cut_off_since() if self.cluster is not None else None,
+        )
+        event = CheckEvaluated(clearance)
+        try:
+            await self._record([event])
+        except StoreUnavailable:
+            if self.spool is None:
+                raise
+            await self.spool.keep(event)
+            self.hub.publish([event])
         return clearance
 
     async def record_fired(
@@ -490,7 +522,10 @@ class Service:
         return outcome.updated
 
     async def tick(self) -> None:
-        """Time passed: re-send what is unanswered, escalate, notice tracks turning stale."""
+        """Time passed: re-send what is unanswered, escalate, notice tracks turning stale.
+        In a cluster only the node that coordinates does this (the others hear of it)."""
+        if self.cluster is not None and not self.cluster.coordinates():
+            return
         now = self.clock.now()
         await self._record(outcome_events(self.coordinator.tick(now), now))
 
@@ -520,7 +555,37 @@ class Service:
         events += [AlertRaised(self._new_id(), alert) for alert in outcome.alerts]
         return events
 
+    def apply_remote(self, events: Sequence[Event]) -> None:
+        """Events another node of the cluster took (and made durable): into this node's
+        picture and coordination, then to this node's listeners. What they caused there
+        (alerts, deliveries) came with them, so nothing is raised again here."""
+        now = self.clock.now()
+        picture, coordinator = self.picture, self.coordinator
+        for event in events:
+            if isinstance(event, UnitRegistered):
+                picture.register_unit(event.unit)
+            elif isinstance(event, PositionReported):
+                picture.apply_report(event.report)
+            elif isinstance(event, MeasureDefined):
+                picture.define_measure(event.measure)
+            elif isinstance(event, MeasureCancelled):
+                picture.cancel_measure(event.measure_id)
+            elif isinstance(event, MarkerRemoved):
+                picture.remove_marker(event.uid)
+            elif isinstance(event, PairingCreated):
+                coordinator.watch(event.pairing)
+            elif isinstance(event, PairingClosed):
+                coordinator.unwatch(event.pairing_id)
+            elif isinstance(event, MessageSent):
+                coordinator.absorb_message(event.message, event.deliveries, now)
+            elif isinstance(event, DeliveriesUpdated):
+                coordinator.absorb_deliveries(event.deliveries, now)
+        self.hub.publish(events, remote=True)
+
     async def _record(self, events: Sequence[Event]) -> None:
         if events:
-            await self.store.append(events)
+            cluster = self.cluster
+            await self.store.append(events, outbox=cluster.node if cluster is not None else None)
             self.hub.publish(events)
+            if cluster is not None:
+                cluster.recorded()

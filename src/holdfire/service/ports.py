@@ -64,6 +64,12 @@ class StoredState:
     messages: tuple[Message, ...] = ()  # those the deliveries below belong to
     deliveries: tuple[Delivery, ...] = ()  # awaiting acknowledgement, and every WITHDRAWING_IN
     alerts: tuple[AlertRecord, ...] = ()  # open STALE/LOST/SEPARATION, every LOOKALIKE_ARRIVAL
+    # Sequence numbers of the newest events this snapshot holds (at least the last
+    # RECENT_SEQS): a cluster node skips them when it replays the stream from before it.
+    recent_seqs: frozenset[int] = frozenset()
+
+
+RECENT_SEQS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class Store(Protocol):
         ...
 
     async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
-        """Events queued by ``append(..., outbox=node)`` and not yet :meth:`unqueue`\ d,
+        """Events queued by ``append(..., outbox=node)`` and not yet unqueued,
         oldest first, with their sequence numbers."""
         ...
 
@@ -172,6 +178,35 @@ class Store(Protocol):
 
     async def list_tokens(self) -> list[ApiToken]:
         """Every token ever issued, revoked ones included, oldest first."""
+        ...
+
+
+class ClusterLink(Protocol):
+    """What the service needs of the cluster it is a node of (absent on a single node)."""
+
+    @property
+    def node(self) -> str:
+        """This node's name: its outbox, and the origin of the events it publishes."""
+        ...
+
+    def cut_off_since(self) -> datetime | None:
+        """Since when this node has been out of step with its cluster; None while in step."""
+        ...
+
+    def coordinates(self) -> bool:
+        """Does this node run the coordination (re-sends, escalations, stale units)? One does."""
+        ...
+
+    def recorded(self) -> None:
+        """Events were just queued in the outbox: publish them soon."""
+        ...
+
+
+class CheckSpool(Protocol):
+    """Where a check's record waits, durably, while the store is unreachable."""
+
+    async def keep(self, event: Event) -> None:
+        """Keep one record durably (raises StoreError if even that is impossible)."""
         ...
 
 

@@ -59,6 +59,7 @@ from holdfire.codecs.cot_xml import (
     CotError,
     CotEvent,
     disconnect_notice,
+    parse_event,
     pong,
     sa_event,
 )
@@ -110,6 +111,8 @@ class CotServer:
         self._throttled: set[CotConnection] = set()
         self._to_flush: list[CotConnection] = []
         self._unsubscribe: Callable[[], None] | None = None  # from the service's event hub
+        # Where routed events go for the other nodes of a cluster (None on a single node).
+        self.relay: Callable[[bytes, frozenset[str]], None] | None = None
 
     def _restore_mailbox(self) -> None:
         """Messages kept durably for offline recipients before the last stop wait again."""
@@ -445,7 +448,28 @@ class CotServer:
         except StoreError as exc:
             log.error("marker %s not removed: %s", uid, exc)
 
-    def _route(self, peer: Peer, event: CotEvent, sender: CotConnection | None) -> None:
+    def on_remote(self, xml: bytes, groups: frozenset[str]) -> None:
+        """A CoT event another node of the cluster routed to its clients, in `groups`: to this
+        node's clients in the same groups (nothing kept for offline ones: the origin keeps)."""
+        self.counters["cluster-events"] += 1
+        try:
+            event = parse_event(xml, max_bytes=self.config.max_event_bytes)
+        except CotError as exc:
+            self.counters[f"cluster-dropped-{exc.reason}"] += 1
+            return
+        peer = Peer(address="cluster", source="cluster", groups=groups)
+        try:
+            if event.type == "b-t-f":
+                self._pass_chat(peer, event, None, remote=True)
+            else:
+                self._route(peer, event, None, remote=True)
+        except Exception:
+            self.counters["internal-error"] += 1
+            log.exception("cluster event %r (%s) not handled", event.uid, event.type)
+
+    def _route(
+        self, peer: Peer, event: CotEvent, sender: CotConnection | None, *, remote: bool = False
+    ) -> None:
         if self.certified_elsewhere(peer, event.uid):
             if sender is None:
                 self.counters["spoof-not-routed"] += 1
@@ -460,12 +484,19 @@ class CotServer:
             return
         out = Outgoing(event.xml_bytes(), event)
         groups = peer.groups
+        if not remote and self.relay is not None:
+            self.relay(out.xml, groups)
         if is_message(event.type):
             if event.type.startswith("b-a-"):
                 self._emergency(groups, event, out)
             if event.dest_uids or event.dest_callsigns:
                 self._deliver_to(
-                    set(event.dest_uids), set(event.dest_callsigns), groups, out, sender
+                    set(event.dest_uids),
+                    set(event.dest_callsigns),
+                    groups,
+                    out,
+                    sender,
+                    keep=not remote,
                 )
             else:
                 for target in self._audience(groups, exclude=sender):
@@ -515,8 +546,11 @@ class CotServer:
         groups: frozenset[str],
         out: Outgoing,
         sender: CotConnection | None,
+        *,
+        keep: bool = True,
     ) -> None:
-        """A message for named uids or callsigns: to those connected, kept for the others."""
+        """A message for named uids or callsigns: to those connected, kept for the others
+        (unless `keep` is false: another node of the cluster took it and keeps it)."""
         reached: set[str] = set()
         for conn in self._audience(groups, exclude=sender):
             peer = conn.peer
@@ -526,6 +560,8 @@ class CotServer:
                     reached.add(peer.uid)
                 if peer.callsign is not None:
                     reached.add(f"callsign:{peer.callsign}")
+        if not keep:
+            return
         sender_uid = sender.peer.uid if sender is not None else None
         absent = {uid for uid in uids if uid not in reached}
         for callsign in callsigns:
@@ -588,8 +624,17 @@ class CotServer:
                 event.uid,
             )
             return
+        self._pass_chat(conn.peer, event, conn)
+
+    def _pass_chat(
+        self, peer: Peer, event: CotEvent, sender: CotConnection | None, *, remote: bool = False
+    ) -> None:
+        """A chat to whom it is for: named recipients, a team, or everyone in its groups."""
+        chat = event.chat
         out = Outgoing(event.xml_bytes(), event)
-        groups = conn.peer.groups
+        groups = peer.groups
+        if not remote and self.relay is not None:
+            self.relay(out.xml, groups)
         directed = bool(event.dest_uids or event.dest_callsigns)
         room = chat is not None and (
             chat.chatroom == _ALL_CHAT_ROOMS or chat.parent == _TEAM_GROUPS
@@ -597,13 +642,13 @@ class CotServer:
         if directed or (chat is not None and not room):
             uids = set(event.dest_uids)
             if chat is not None and not directed:
-                uids |= _chat_recipients(chat, conn.peer.uid)
-            self._deliver_to(uids, set(event.dest_callsigns), groups, out, conn)
+                uids |= _chat_recipients(chat, peer.uid)
+            self._deliver_to(uids, set(event.dest_callsigns), groups, out, sender, keep=not remote)
             return
         if chat is not None and chat.parent == _TEAM_GROUPS:
-            targets = [c for c in self._audience(groups, conn) if c.peer.team == chat.chatroom]
+            targets = [c for c in self._audience(groups, sender) if c.peer.team == chat.chatroom]
         else:  # All Chat Rooms, or a chat without __chat
-            targets = list(self._audience(groups, exclude=conn))
+            targets = list(self._audience(groups, exclude=sender))
         for target in targets:
             target.send_message(out)
 

@@ -206,7 +206,7 @@ class MqttIngest:
 
     async def start(self) -> None:
         """Start subscribing; returns once subscribed or once the first attempt failed."""
-        self._unsubscribe = self.service.hub.subscribe(self.on_service_events)
+        self._unsubscribe = self.service.hub.subscribe(self.on_service_events, remote=False)
         subscriber = asyncio.create_task(self._subscriber(), name="mqtt-subscriber")
         self._tasks = [asyncio.create_task(self._ingest_loop(), name="mqtt-ingest"), subscriber]
         attempted = asyncio.create_task(self._attempted.wait())

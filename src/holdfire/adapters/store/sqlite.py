@@ -105,7 +105,13 @@ from holdfire.domain.events import (
 )
 from holdfire.domain.messages import Delivery, Message
 from holdfire.domain.numbers import require_instant
-from holdfire.service.ports import AlertRecord, CheckRecords, StoredState, StoreError
+from holdfire.service.ports import (
+    RECENT_SEQS,
+    AlertRecord,
+    CheckRecords,
+    StoredState,
+    StoreError,
+)
 
 __all__ = ["DB_FILENAME", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -238,6 +244,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_recipient ON deliveries (recipient);
 CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries (message_id);
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (pending) WHERE pending = 1;
+
+CREATE TABLE IF NOT EXISTS outbox (
+    seq  INTEGER PRIMARY KEY,
+    node TEXT NOT NULL
+);
 """
 
 _INSERT_EVENT: Final = "INSERT INTO events (type, at, body) VALUES (?, ?, ?)"
@@ -418,6 +429,7 @@ class _Request:
     rows: list[_Row]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[int] = field(repr=False)
+    outbox: str | None = None
 
 
 _STOP: Final = object()
@@ -629,12 +641,12 @@ class SQLiteStore:
 
     # -- writing ----------------------------------------------------------------------------
 
-    async def append(self, events: Sequence[Event]) -> int:
+    async def append(self, events: Sequence[Event], *, outbox: str | None = None) -> int:
         if not self._open:
             raise StoreError(f"the store {self.path} is not open")
         rows = [_encode(event) for event in events]
         loop = asyncio.get_running_loop()
-        request = _Request(rows=rows, loop=loop, future=loop.create_future())
+        request = _Request(rows=rows, loop=loop, future=loop.create_future(), outbox=outbox)
         self._queue.put(request)
         return await request.future
 
@@ -663,7 +675,7 @@ class SQLiteStore:
 
     def _commit(self, batch: list[_Request]) -> None:
         try:
-            seqs = self._write([request.rows for request in batch])
+            seqs = self._write([(request.rows, request.outbox) for request in batch])
         except Exception as error:
             if len(batch) > 1:
                 for request in batch:  # isolate the request that failed; the others may pass
@@ -680,7 +692,7 @@ class SQLiteStore:
         with contextlib.suppress(RuntimeError):
             request.loop.call_soon_threadsafe(_settle, request.future, outcome)
 
-    def _write(self, groups: list[list[_Row]]) -> list[int]:
+    def _write(self, groups: list[tuple[list[_Row], str | None]]) -> list[int]:
         """Write every group in one transaction; return each group's last sequence number."""
         conn = self._write_conn
         if conn is None:
@@ -690,12 +702,16 @@ class SQLiteStore:
             try:
                 last = self._last_seq
                 seqs: list[int] = []
-                for rows in groups:
+                for rows, outbox in groups:
                     for row in rows:
                         cursor = conn.execute(_INSERT_EVENT, (row.type, row.at, row.body))
                         last = int(cursor.lastrowid or 0)
                         for sql, params in row.state:
                             conn.execute(sql, params)
+                        if outbox is not None:
+                            conn.execute(
+                                "INSERT INTO outbox (seq, node) VALUES (?, ?)", (last, outbox)
+                            )
                     seqs.append(last)
                 conn.execute("COMMIT")
             except BaseException:
@@ -790,10 +806,25 @@ class SQLiteStore:
                 last_seq = int(
                     conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                 )
+                recent = frozenset(
+                    int(seq)
+                    for (seq,) in conn.execute(
+                        "SELECT seq FROM events WHERE seq > ?", (last_seq - RECENT_SEQS,)
+                    )
+                )
             finally:
                 conn.execute("COMMIT")
             return StoredState(
-                units, reports, measures, last_seq, mailbox, pairings, messages, deliveries, alerts
+                units,
+                reports,
+                measures,
+                last_seq,
+                mailbox,
+                pairings,
+                messages,
+                deliveries,
+                alerts,
+                recent,
             )
 
         return await self._read(work)
@@ -1014,6 +1045,35 @@ class SQLiteStore:
             ]
 
         return await self._read(work)
+
+    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
+        _require_limit(limit)
+
+        def work(conn: sqlite3.Connection) -> list[tuple[int, Event]]:
+            rows = conn.execute(
+                "SELECT e.seq, e.body FROM outbox o JOIN events e ON e.seq = o.seq "
+                "WHERE o.node = ? ORDER BY o.seq LIMIT ?",
+                (node, limit),
+            ).fetchall()
+            return [
+                (int(seq), self._decode("event", seq, body, event_from_dict)) for seq, body in rows
+            ]
+
+        return await self._read(work)
+
+    async def unqueue(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        await asyncio.to_thread(self._unqueue_sync, [int(s) for s in seqs])
+
+    def _unqueue_sync(self, seqs: list[int]) -> None:
+        conn = self._connect()
+        try:
+            conn.execute(
+                "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))", (_dumps(seqs),)
+            )
+        finally:
+            conn.close()
 
     # -- errors -----------------------------------------------------------------------------
 

@@ -1,0 +1,118 @@
+"""The check spool: where the records of checks answered while the store was unreachable wait.
+
+A check is a question a fires cell is waiting on; the answer does not wait for a database server
+that is down. Its record (the CheckEvaluated event) goes instead into a small SQLite file in the
+data directory (``spool.db``, WAL, ``synchronous=FULL``: durable before the answer leaves), and a
+background task writes every spooled record to the store once it answers again, then deletes it
+from the spool. A record the store already holds (the task was killed between the two) is not
+written twice: checks have unique ids.
+
+Only check records are spooled. Every other write while the store is down is refused with a
+retryable error (HTTP 503), so no client is told a write was taken that is not durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+from holdfire.codecs.json import CodecError, event_from_dict, event_to_dict
+from holdfire.domain.events import CheckEvaluated, Event
+from holdfire.service.ports import Store, StoreError, StoreUnavailable
+
+log = logging.getLogger("holdfire.spool")
+
+SPOOL_FILENAME: Final = "spool.db"
+_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS spool (id TEXT PRIMARY KEY, body TEXT NOT NULL)"
+
+
+class CheckSpoolFile:
+    """The CheckSpool port on a local SQLite file, flushed into `store` (see the module)."""
+
+    def __init__(
+        self, directory: Path, store: Store, *, outbox: str | None = None, every_s: float = 1.0
+    ) -> None:
+        self.path = Path(directory) / SPOOL_FILENAME
+        self._store = store
+        self._outbox = outbox
+        self._every_s = every_s
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0  # records flushed into the store since start
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(_SCHEMA)
+        return conn
+
+    def _run(self, sql: str, params: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        try:
+            conn = self._connect()
+            try:
+                return [(str(a), str(b)) for a, b in conn.execute(sql, params).fetchall()]
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the check spool {self.path} failed: {exc}") from exc
+
+    async def keep(self, event: Event) -> None:
+        if not isinstance(event, CheckEvaluated):
+            raise StoreError("only check records are spooled")
+        body = json.dumps(event_to_dict(event), allow_nan=False, separators=(",", ":"))
+        async with self._lock:
+            await asyncio.to_thread(
+                self._run,
+                "INSERT OR REPLACE INTO spool (id, body) VALUES (?, ?)",
+                (event.clearance.id, body),
+            )
+        log.warning("check %s answered while the store is down: spooled", event.clearance.id)
+
+    async def pending(self) -> int:
+        rows = await asyncio.to_thread(self._run, "SELECT 'n', COUNT(*) FROM spool")
+        return int(rows[0][1])
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="holdfire-spool")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.flush()
+            except StoreUnavailable:
+                pass  # still down; the records wait
+            except StoreError as exc:
+                log.error("spooled checks not written yet: %s", exc)
+            await asyncio.sleep(self._every_s)
+
+    async def flush(self) -> int:
+        """Write every spooled record to the store; returns how many went in."""
+        async with self._lock:
+            rows = await asyncio.to_thread(self._run, "SELECT id, body FROM spool ORDER BY rowid")
+            done = 0
+            for check_id, body in rows:
+                try:
+                    event = event_from_dict(json.loads(body))
+                except (CodecError, ValueError) as exc:
+                    raise StoreError(f"{self.path}: spooled check {check_id} unreadable") from exc
+                if await self._store.get_check(check_id) is None:
+                    await self._store.append([event], outbox=self._outbox)
+                await asyncio.to_thread(self._run, "DELETE FROM spool WHERE id = ?", (check_id,))
+                done += 1
+            self.written += done
+            if done:
+                log.info("%d spooled check record(s) written to the store", done)
+            return done
