@@ -104,14 +104,8 @@ from http_checks import (
 
 def _browser_tests() -> ModuleType:
     """tests/support/browser.py: the chromium and the args the browser tests use."""
-    path = ROOT / "tests" / "support" / "browser.py"
-    spec = importlib.util.spec_from_file_location("support.browser", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(ROOT / "tests"))
+    return importlib.import_module("support.browser")
 
 
 _BROWSER_TESTS = _browser_tests()

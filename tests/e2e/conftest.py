@@ -21,11 +21,10 @@ from support.browser import (
     SCENARIO,
     Served,
     Watched,
-    free_port,
-    holdfire,
     wait_ready,
     wait_scenario,
 )
+from support.process import free_port, holdfire
 
 
 @pytest.fixture(scope="session")

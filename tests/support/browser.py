@@ -8,9 +8,7 @@ tests/e2e/artifacts/ for people to look at.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -35,18 +33,6 @@ CHROMIUM_ARGS = [
 SCENARIO = "kursk-lookalike-strike"
 SCENARIO_UNITS = {"ru-bn-hq", "drone-tm-1", "prk-ad-1"}
 ROLES = ("observer", "fires", "planner", "admin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def holdfire() -> list[str]:
-    script = Path(sys.executable).with_name("holdfire")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "holdfire.cli"]
 
 
 @dataclass

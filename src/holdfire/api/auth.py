@@ -1,12 +1,17 @@
 """Who is asking: the bearer token, looked up in the store on every request, and its rights.
 
 Looking the token up each time (one indexed read) means a token created with `holdfire token
-create` while the server runs works at once, and a revoked one stops at once. A reporter that
-tries what its role does not allow gets 403 and leaves a SECURITY alert: a reporter token sits
-on a device in the field, and a device probing beyond its rights may be lost or taken.
+create` while the server runs works at once, and a revoked one stops at once. While the store
+cannot be reached, a token this server accepted within the last `KNOWN_FOR` is still accepted
+(so a fires cell's checks are answered while the database is down); one it never saw is not.
+
+A reporter that tries what its role does not allow gets 403 and leaves a SECURITY alert: a
+reporter token sits on a device in the field, and a device probing beyond its rights may be
+lost or taken.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,9 +20,10 @@ from holdfire.adapters.auth import hash_secret
 from holdfire.api.context import ApiContext, context
 from holdfire.api.errors import ApiError, unauthorized
 from holdfire.domain.access import Action, ApiToken, Role, may
-from holdfire.service.handlers import Service
+from holdfire.service.ports import StoreUnavailable
 
 Ctx = Annotated[ApiContext, Depends(context)]
+KNOWN_FOR = timedelta(minutes=15)
 
 
 def bearer_secret(header: str | None) -> str | None:
@@ -29,17 +35,31 @@ def bearer_secret(header: str | None) -> str | None:
     return secret.strip()
 
 
-async def token_for(service: Service, secret: str | None) -> ApiToken | None:
+async def token_for(ctx: ApiContext, secret: str | None) -> ApiToken | None:
     if not secret or len(secret) > 256:
         return None
-    return await service.store.find_token(hash_secret(secret))
+    key = hash_secret(secret)
+    now = ctx.service.clock.now()
+    try:
+        token = await ctx.service.store.find_token(key)
+    except StoreUnavailable:
+        known = ctx.known_tokens.get(key)
+        if known is None or now - known[1] > KNOWN_FOR:
+            raise
+        ctx.counters["auth_from_memory"] += 1
+        return known[0]
+    if token is None:
+        ctx.known_tokens.pop(key, None)
+    else:
+        ctx.known_tokens[key] = (token, now)
+    return token
 
 
 async def caller(request: Request, ctx: Ctx) -> ApiToken:
     secret = bearer_secret(request.headers.get("authorization"))
     if secret is None:
         raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    token = await token_for(ctx.service, secret)
+    token = await token_for(ctx, secret)
     if token is None:
         ctx.counters["auth_rejected"] += 1
         raise unauthorized("unknown or revoked token")

@@ -3,11 +3,13 @@ operator map tiles and the cluster link, if any."""
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fastapi import Request, WebSocket
 
 from holdfire.adapters.bus.nats import NatsLink
 from holdfire.adapters.tiles import TileSource
+from holdfire.domain.access import ApiToken
 from holdfire.service.handlers import Service
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a thousand reports or a detailed polygon fit easily
@@ -23,6 +25,8 @@ class ApiContext:
     counters: Counter[str] = field(default_factory=Counter)
     tiles: TileSource | None = None  # `holdfire serve --tiles`
     cluster: NatsLink | None = None  # `holdfire serve --nats`: this node's link to the others
+    # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
+    known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
 
 
 async def context(request: Request) -> ApiContext:

@@ -188,7 +188,7 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_BAD_REQUEST, exc.message)
         return
     if secret is not None:
-        if await token_for(ctx.service, secret) is None:
+        if await token_for(ctx, secret) is None:
             await websocket.close(CLOSE_UNAUTHORIZED, "unknown or revoked token")
             return
         await websocket.accept()
@@ -199,7 +199,7 @@ async def stream(websocket: WebSocket) -> None:
         except (TimeoutError, WebSocketDisconnect, ValueError, KeyError):
             first = None
         given = first.get("token") if isinstance(first, dict) else None
-        if not isinstance(given, str) or await token_for(ctx.service, given) is None:
+        if not isinstance(given, str) or await token_for(ctx, given) is None:
             with contextlib.suppress(Exception):
                 await websocket.close(CLOSE_UNAUTHORIZED, 'send {"token": ...} first')
             return
