@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from support.cluster import (
     NATS_URL,
     Cluster,
