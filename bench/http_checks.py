@@ -318,6 +318,85 @@ def percentile(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[index] / 1e6
 
 
+def check_load(
+    port: int,
+    token: str,
+    tables: dict[str, Any],
+    server_pid: int,
+    *,
+    clients: int,
+    procs: int,
+    seconds: float,
+    warmup: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Closed-loop POST /checks from `procs` generator processes with `clients` connections in
+    all, against the server on `port` (process `server_pid`); the figures of the window."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    t_from = time.monotonic() + 2.0 + warmup  # spawning takes about a second
+    t_to = t_from + seconds
+    shares = [clients // procs + (i < clients % procs) for i in range(procs)]
+    workers = [
+        ctx.Process(
+            target=generator,
+            args=(
+                {
+                    "port": port,
+                    "token": token,
+                    "clients": n,
+                    "seed": seed + i,
+                    "t_from": t_from,
+                    "t_to": t_to,
+                    **tables,
+                },
+                queue,
+            ),
+        )
+        for i, n in enumerate(shares)
+    ]
+    for w in workers:
+        w.start()
+    time.sleep(max(0.0, t_from - time.monotonic()))
+    ticks0 = cpu_ticks(server_pid)
+    time.sleep(max(0.0, t_to - time.monotonic()))
+    ticks1 = cpu_ticks(server_pid)
+    memory = rss_kb(server_pid)
+    results = [queue.get(timeout=60 + seconds) for _ in workers]
+    for w in workers:
+        w.join(10)
+    latencies = sorted(ns for r in results for ns in r["latencies"])
+    statuses: dict[str, int] = {}
+    verdicts: dict[str, int] = {}
+    for r in results:
+        for key, n in r["statuses"].items():
+            statuses[str(key)] = statuses.get(str(key), 0) + n
+        for key, n in r["verdicts"].items():
+            verdicts[key] = verdicts.get(key, 0) + n
+    broken = [b for r in results for b in r["broken"]]
+    gen_shares = [r["cpu_s"] / seconds for r in results]
+    rec: dict[str, Any] = {
+        "checks_per_s": round(len(latencies) / seconds, 1),
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p90_ms": round(percentile(latencies, 0.90), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "max_ms": round(percentile(latencies, 1.0), 2),
+        "mean_ms": round(sum(latencies) / max(1, len(latencies)) / 1e6, 2),
+        "requests": len(latencies),
+        "errors": sum(n for s, n in statuses.items() if s != "200") + len(broken),
+        "statuses": statuses,
+        "verdicts": verdicts,
+        "server_cpu_pct": round(100 * (ticks1 - ticks0) / CLK_TCK / seconds, 1),
+        "server_rss_kb": memory.get("VmRSS"),
+        "server_rss_kb_peak": memory.get("VmHWM"),
+        "generator_cpu_pct": round(100 * sum(gen_shares), 1),
+        "generator_limited": any(share >= LIMITED_CORE_SHARE for share in gen_shares),
+    }
+    if broken:
+        rec["broken_connections"] = broken[:5]
+    return rec
+
+
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     port = free_port()
     data = scratch / "data"
@@ -332,69 +411,22 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             tables = load_picture(client, args)
         load_s = time.monotonic() - t_load
         log(f"loaded {args.tracks} tracks and {args.measures} measures in {load_s:.1f} s")
-        ctx = multiprocessing.get_context("spawn")
-        queue = ctx.Queue()
-        t_from = time.monotonic() + 2.0 + args.warmup  # spawning takes about a second
-        t_to = t_from + args.seconds
-        shares = [args.clients // args.procs + (i < args.clients % args.procs)
-                  for i in range(args.procs)]  # fmt: skip
-        workers = [
-            ctx.Process(
-                target=generator,
-                args=(
-                    {
-                        "port": port,
-                        "token": token,
-                        "clients": n,
-                        "seed": args.seed + i,
-                        "t_from": t_from,
-                        "t_to": t_to,
-                        **tables,
-                    },
-                    queue,
-                ),
-            )
-            for i, n in enumerate(shares)
-        ]
-        for w in workers:
-            w.start()
-        time.sleep(max(0.0, t_from - time.monotonic()))
-        ticks0 = cpu_ticks(proc.pid)
-        time.sleep(max(0.0, t_to - time.monotonic()))
-        ticks1 = cpu_ticks(proc.pid)
-        memory = rss_kb(proc.pid)
-        results = [queue.get(timeout=60 + args.seconds) for _ in workers]
-        for w in workers:
-            w.join(10)
+        figures = check_load(
+            port,
+            token,
+            tables,
+            proc.pid,
+            clients=args.clients,
+            procs=args.procs,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            seed=args.seed,
+        )
     finally:
         stop_server(proc)
-    latencies = sorted(ns for r in results for ns in r["latencies"])
-    statuses: dict[str, int] = {}
-    verdicts: dict[str, int] = {}
-    for r in results:
-        for key, n in r["statuses"].items():
-            statuses[str(key)] = statuses.get(str(key), 0) + n
-        for key, n in r["verdicts"].items():
-            verdicts[key] = verdicts.get(key, 0) + n
-    broken = [b for r in results for b in r["broken"]]
-    gen_shares = [r["cpu_s"] / args.seconds for r in results]
     rec: dict[str, Any] = {
         "bench": "http_checks",
-        "checks_per_s": round(len(latencies) / args.seconds, 1),
-        "p50_ms": round(percentile(latencies, 0.50), 2),
-        "p90_ms": round(percentile(latencies, 0.90), 2),
-        "p99_ms": round(percentile(latencies, 0.99), 2),
-        "max_ms": round(percentile(latencies, 1.0), 2),
-        "mean_ms": round(sum(latencies) / max(1, len(latencies)) / 1e6, 2),
-        "requests": len(latencies),
-        "errors": sum(n for s, n in statuses.items() if s != "200") + len(broken),
-        "statuses": statuses,
-        "verdicts": verdicts,
-        "server_cpu_pct": round(100 * (ticks1 - ticks0) / CLK_TCK / args.seconds, 1),
-        "server_rss_kb": memory.get("VmRSS"),
-        "server_rss_kb_peak": memory.get("VmHWM"),
-        "generator_cpu_pct": round(100 * sum(gen_shares), 1),
-        "generator_limited": any(share >= LIMITED_CORE_SHARE for share in gen_shares),
+        **figures,
         "clients": args.clients,
         "procs": args.procs,
         "tracks": args.tracks,
@@ -408,8 +440,6 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     rec["target_met"] = (
         rec["checks_per_s"] >= TARGET["checks_per_s"] and rec["p99_ms"] <= TARGET["p99_ms"]
     )
-    if broken:
-        rec["broken_connections"] = broken[:5]
     return rec
 
 

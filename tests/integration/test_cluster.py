@@ -158,7 +158,7 @@ class Reporter(threading.Thread):
             uid = f"{self.prefix}{i % self.units}"
             lat = 51.0 + (i % 97) * 0.001
             reply = self.node.call("POST", "/reports", report(uid, lat, 35.0 + (i % 89) * 0.001))
-            if reply.status == 200:
+            if reply.status == 202:
                 self.accepted += 1
             else:
                 self.refused += 1
@@ -245,7 +245,7 @@ def test_postgres_down_no_acknowledged_write_is_lost(tmp_path: Path) -> None:
                     nonlocal refused
                     uid = f"w{i}"
                     reply = a.call("POST", "/reports", report(uid, 51.2 + i * 1e-4, 35.2))
-                    if reply.status == 200:
+                    if reply.status == 202:
                         acknowledged.append(uid)
                     else:
                         assert reply.status == 503, reply

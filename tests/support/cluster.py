@@ -105,6 +105,15 @@ class Node:
         )
         out.close()
 
+    def leave_cluster(self) -> None:
+        """Start next time as a node of its own (no --nats, --node, --cluster)."""
+        args = self.args
+        for flag in ("--nats", "--node", "--cluster"):
+            if flag in args:
+                i = args.index(flag)
+                args = args[:i] + args[i + 2 :]
+        self.args = args
+
     def kill(self) -> None:
         """kill -9: no chance to flush or say goodbye."""
         if self.process is not None and self.process.poll() is None:
