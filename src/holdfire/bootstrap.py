@@ -162,7 +162,7 @@ class Running:
     spool: CheckSpoolFile | None = None
 
     async def close(self) -> None:
-        self.api.ready = False
+        self.service.ready = False
         if self.ticker is not None:
             await self.ticker.close()
         if self.spool is not None:
@@ -249,7 +249,7 @@ async def start_server(
     spool.start()
     running.ticker = Ticker(service)
     running.ticker.start()
-    api.ready = True
+    service.ready = True
     return running
 
 

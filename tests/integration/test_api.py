@@ -127,10 +127,22 @@ async def test_health_needs_no_token(api: Api) -> None:
     async with api.client() as c:
         r = await c.get("/health")
     assert r.status_code == 200 and r.json() == {"ready": True}
-    api.running.api.ready = False
+    api.running.service.ready = False
     async with api.client() as c:
         r = await c.get("/health")
     assert r.status_code == 503 and r.json() == {"ready": False}
+
+
+async def test_a_server_not_ready_refuses_checks_with_a_retryable_503(api: Api) -> None:
+    api.running.service.ready = False  # as while a cluster node catches up
+    async with api.client("fires") as c:
+        r = await c.post("/checks", json={"target": {"lat": 51.4, "lon": 35.6}, "weapon": "x"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert "catching up" in r.json()["error"]
+    api.running.service.ready = True
+    async with api.client("fires") as c:
+        r = await c.post("/checks", json={"target": {"lat": 51.4, "lon": 35.6}, "weapon": "x"})
+    assert r.status_code == 200 and r.json()["verdict"] == "HOLD"
 
 
 async def test_me_names_the_token_its_role_and_what_it_may_do(api: Api) -> None:

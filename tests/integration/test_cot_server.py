@@ -623,6 +623,19 @@ async def test_check_round_trip_returns_hold_for_a_friendly_at_the_aimpoint(net:
     assert clearance.request.firing_unit is None
 
 
+async def test_a_check_while_the_server_catches_up_is_refused_with_a_reason(net: Net) -> None:
+    net.running.service.ready = False  # a cluster node still catching up
+    fo = await net.tcp("fo")
+    fo.send(sa("ANDROID-fo", "FO1", 51.30, 35.40))
+    await net.bound("ANDROID-fo")
+    fo.send(command("ANDROID-fo", "FO1", f"CHECK {AIM[0]},{AIM[1]} {WEAPON}"))
+    reply = await fo.wait_for(
+        lambda g: g.type == "b-t-f" and g.uid.startswith("GeoChat.HOLDFIRE."), "the refusal"
+    )
+    assert reply.remarks.startswith("ERROR not ready"), reply.remarks
+    assert not [e for e in await net.store_events() if isinstance(e, CheckEvaluated)]
+
+
 async def friend_sees_nothing(client: PytakClient, text: str) -> None:
     await asyncio.sleep(QUIET)
     assert not any(text.encode() in bytes(d) for d in client.received if isinstance(d, bytes))

@@ -19,7 +19,6 @@ MAX_PAGE = 1000
 @dataclass(slots=True)
 class ApiContext:
     service: Service
-    ready: bool = False  # false while starting or catching up: /health answers 503
     max_body_bytes: int = MAX_BODY_BYTES
     stream_queue: int = 1000  # undelivered stream messages (besides coalesced tracks) per client
     counters: Counter[str] = field(default_factory=Counter)
@@ -27,6 +26,11 @@ class ApiContext:
     cluster: NatsLink | None = None  # `holdfire serve --nats`: this node's link to the others
     # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
     known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        """False while starting, catching up or closing: /health answers 503, checks too."""
+        return self.service.ready
 
 
 async def context(request: Request) -> ApiContext:

@@ -98,6 +98,8 @@ class Service:
         self.hub = EventHub()
         self._new_id = new_id
         self.cluster: ClusterLink | None = None  # set when this is one node of several
+        # Answering checks: false until the picture is loaded (and, in a cluster, caught up).
+        self.ready = False
         self.spool: CheckSpool | None = None  # where check records wait while the store is down
         self.loaded_at: datetime | None = None  # when start() took the store's snapshot
         self.loaded_seqs: frozenset[int] = frozenset()  # the newest events it held
@@ -144,6 +146,7 @@ class Service:
         # walking its million objects again on every collection (pauses of 0.1-0.6 s).
         gc.collect()
         gc.freeze()
+        self.ready = self.cluster is None  # a node is ready once it has caught up
 
     async def close(self) -> None:
         await self.store.close()

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from holdfire.adapters.net.cot_server import CotServer
 
 log = logging.getLogger("holdfire.cot")
+NOT_READY = "ERROR not ready: this server is still catching up with its cluster; try again shortly"
 
 _VERDICT_COLOURS = {  # ARGB, as ATAK writes them
     Verdict.HOLD: 0xFFFF0000,
@@ -107,6 +108,9 @@ class CommandDesk:
                 reply = "ERROR holdfire could not do this; try again"
             self._reply(conn, event, reply)
         elif isinstance(command, CheckCommand):
+            if not self.server.service.ready:
+                self._reply(conn, event, NOT_READY)
+                return
             try:
                 clearance = await self._check(conn.peer, command)
             except GeoError as exc:
