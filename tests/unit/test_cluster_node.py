@@ -37,6 +37,7 @@ from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Affiliation, Unit
 from holdfire.engine.clearance import evaluate
+from holdfire.service.bus import EventHub
 from holdfire.service.handlers import Service
 from holdfire.service.ports import StoreUnavailable
 from support.builders import AIM, make_tables, picture, request
@@ -268,3 +269,18 @@ async def test_a_check_answered_while_the_store_is_down_is_spooled_then_written(
     assert sorted(e.clearance.id for e in kept) == sorted(c.id for c in answered)
     assert len(await store.outbox("a")) == 2  # the two the spool wrote are for the others too
     await svc.close()
+
+
+def test_a_node_decodes_other_nodes_check_records_only_for_a_listener_that_wants_them() -> None:
+    hub = EventHub()
+    assert not hub.wants_remote_audit
+    stop_local = hub.subscribe(lambda _: None, remote=False)
+    stop_desk = hub.subscribe(lambda _: None, local=False, audit=False)
+    assert not hub.wants_remote_audit  # the CoT desk wants deliveries, not check records
+    stop_stream = hub.subscribe(lambda _: None)
+    assert hub.wants_remote_audit  # a stream client may be shown other nodes' checks
+    stop_stream()
+    assert not hub.wants_remote_audit
+    stop_local()
+    stop_desk()
+    assert hub.listeners == 0

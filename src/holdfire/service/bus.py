@@ -27,6 +27,7 @@ class _Subscription:
     listener: Listener
     local: bool
     remote: bool
+    audit: bool
 
 
 class EventHub:
@@ -34,11 +35,12 @@ class EventHub:
         self._subscriptions: list[_Subscription] = []
 
     def subscribe(
-        self, listener: Listener, *, local: bool = True, remote: bool = True
+        self, listener: Listener, *, local: bool = True, remote: bool = True, audit: bool = True
     ) -> Callable[[], None]:
         """Start calling `listener` with local and/or remote events; returns the function that
-        stops it."""
-        subscription = _Subscription(listener, local, remote)
+        stops it. `audit` false: it has no use for other nodes' check records, decisions and
+        fired notices (so a node with no such listener need not even decode them)."""
+        subscription = _Subscription(listener, local, remote, audit)
         self._subscriptions.append(subscription)
 
         def unsubscribe() -> None:
@@ -59,3 +61,9 @@ class EventHub:
     @property
     def listeners(self) -> int:
         return len(self._subscriptions)
+
+    @property
+    def wants_remote_audit(self) -> bool:
+        """Does any listener want the check records (decisions, fired notices) other nodes
+        took?"""
+        return any(s.remote and s.audit for s in self._subscriptions)

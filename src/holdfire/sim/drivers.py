@@ -86,7 +86,7 @@ class ServiceDriver:
         self.service = service
         self._alerts: list[JSON] = []
         self._deliveries: list[JSON] = []
-        self._unsubscribe = service.hub.subscribe(self._listen)
+        self._unsubscribe = service.hub.subscribe(self._listen, audit=False)
 
     def close(self) -> None:
         self._unsubscribe()

@@ -68,13 +68,16 @@ from holdfire.codecs.cluster import (
     read_event_envelope,
     read_node_status,
 )
-from holdfire.codecs.json import CodecError
+from holdfire.codecs.json import CodecError, event_type
 from holdfire.service.handlers import Service
 from holdfire.service.ports import Clock, StoreError
 
 log = logging.getLogger("holdfire.cluster")
 
 CotSink = Callable[[bytes, frozenset[str]], None]
+TYPE_HEADER = "Holdfire-Event"  # the event's type tag, readable without decoding the event
+# Events that change nothing in a picture: only listeners (the stream's clients) want them.
+AUDIT_ONLY = frozenset({"check", "decision", "fired"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +393,12 @@ class NatsLink:
         log.info("cluster: node %s is in step with the stream", self.node)
 
     def _on_event(self, msg: Msg) -> None:
+        audit = (msg.headers or {}).get(TYPE_HEADER) in AUDIT_ONLY
+        if audit and not self.service.hub.wants_remote_audit:
+            # A record for the audit (in the shared database already) that nobody here would
+            # be shown: decoding a check of 40 reasons costs more than applying 10 reports.
+            self.counters["audit-skipped"] += 1
+            return
         try:
             seq, origin, event = read_event_envelope(msg.data)
         except CodecError as exc:
@@ -446,7 +455,7 @@ class NatsLink:
                 js.publish(
                     subject,
                     event_envelope(seq, self.node, event),
-                    headers={"Nats-Msg-Id": f"{seq}"},
+                    headers={"Nats-Msg-Id": f"{seq}", TYPE_HEADER: event_type(event)},
                 )
                 for seq, event in batch
             )

@@ -209,6 +209,14 @@ class CommandDesk:
             if self._on_tak(delivery.recipient):
                 self.send_delivery(delivery, coordinator.message(delivery.message_id))
 
+    def on_remote_events(self, events: Sequence[Event]) -> None:
+        """A hub listener for what other nodes took: their deliveries to recipients connected
+        here (the node that took a message keeps it for those who are offline)."""
+        coordinator = self.server.service.coordinator
+        for delivery in to_carry(events):
+            if delivery.recipient in self.server.by_uid:
+                self.send_delivery(delivery, coordinator.message(delivery.message_id))
+
     def _on_tak(self, uid: str) -> bool:
         """Is `uid` a TAK client: connected now, or last heard of over CoT? Units that report
         only over HTTP or MQTT get nothing kept here (their deliveries stay pending in the store

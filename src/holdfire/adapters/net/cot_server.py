@@ -195,7 +195,17 @@ class CotServer:
             self._udp.append(transport)
             bound["multicast"] = transport.get_extra_info("sockname")[:2]
         if self._unsubscribe is None:
-            self._unsubscribe = self.service.hub.subscribe(self.desk.on_service_events)
+            hub = self.service.hub
+            stops = (
+                hub.subscribe(self.desk.on_service_events, remote=False),
+                hub.subscribe(self.desk.on_remote_events, local=False, audit=False),
+            )
+
+            def unsubscribe() -> None:
+                for stop in stops:
+                    stop()
+
+            self._unsubscribe = unsubscribe
         for work in (
             self._ingest_loop(),
             self._emergency_loop(),
