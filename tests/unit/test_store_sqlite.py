@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore, _dumps, _encode
+from holdfire.adapters.store.encoding import dumps as _dumps
+from holdfire.adapters.store.encoding import encode as _encode
+from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
 from holdfire.codecs.json import event_to_dict
 from holdfire.domain.alerts import Alert, AlertKind
 from holdfire.domain.checks import CheckRequest, Clearance, Reason, ReasonCode, Target, Verdict
@@ -141,7 +143,10 @@ async def test_settings_wal_full_foreign_keys(store: SQLiteStore, db_path: Path)
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     with closing(sqlite3.connect(db_path)) as other:
-        assert other.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        migrated = other.execute("SELECT version FROM schema_migrations ORDER BY version")
+        assert migrated.fetchall() == [(1,), (2,)]
+        # what a holdfire of the first release reads, and refuses as newer than itself
+        assert other.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
 
 
 async def test_append_and_load_each_event_type(store: SQLiteStore) -> None:
