@@ -39,53 +39,32 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from holdfire.adapters.store import migrations
 from holdfire.adapters.store.encoding import (
     INSERT_EVENT,
-    KEPT_ALERTS,
     QUEUE_OUTBOX,
     STATEMENTS,
     UNQUEUE_OUTBOX,
     Op,
     Row,
-    decode_body,
-    decode_cursor,
-    dumps,
     encode,
-    encode_cursor,
-    kept_message,
-    micros,
-    require_limit,
 )
 from holdfire.adapters.store.migrations import Applied, Migration, SchemaStatus
+from holdfire.adapters.store.reads import Query, Reads, Rows
 from holdfire.codecs.json import (
-    alert_from_dict,
-    clearance_from_dict,
-    decision_from_dict,
-    delivery_from_dict,
-    event_from_dict,
-    fired_from_dict,
     format_time,
-    measure_from_feature,
-    message_from_dict,
-    pairing_from_dict,
-    parse_time,
-    report_from_dict,
-    token_from_dict,
-    unit_from_dict,
 )
 from holdfire.domain.access import ApiToken
 from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.events import Event
 from holdfire.domain.messages import Delivery, Message
-from holdfire.domain.numbers import require_instant
 from holdfire.service.ports import AlertRecord, CheckRecords, StoredState, StoreError
 
 __all__ = ["DB_FILENAME", "SQLiteStore"]
@@ -131,13 +110,6 @@ def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
         future.set_result(outcome)
 
 
-_SELECT_ALERTS: Final = (
-    "SELECT a.rowid, a.id, a.body, k.at, k.by, c.at FROM alerts a "
-    "LEFT JOIN alert_acks k ON k.alert_id = a.id "
-    "LEFT JOIN alert_clears c ON c.alert_id = a.id"
-)
-
-
 class SQLiteStore:
     """The Store port on one SQLite database file (see the module docstring).
 
@@ -168,6 +140,7 @@ class SQLiteStore:
         # waiting for any writer, costs less than handing it to the reader thread and back.
         self._token_conn: sqlite3.Connection | None = None
         self._reader: ThreadPoolExecutor | None = None
+        self._reads = Reads(str(self.path), "rowid")
         self._last_seq = 0
         self._open = False
 
@@ -453,95 +426,34 @@ class SQLiteStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def _read(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _run(self, conn: sqlite3.Connection, query: Query[_T]) -> _T:
+        """Run a query's statements in one read transaction (one snapshot of every table)."""
+        try:
+            conn.execute("BEGIN")
+            try:
+                results: list[Rows] = [
+                    conn.execute(sql, params).fetchall() for sql, params in query.statements
+                ]
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise self._translate(error, "read") from error
+        return query.finish(results)
+
+    async def _read(self, query: Query[_T]) -> _T:
         reader, conn = self._reader, self._read_conn
         if not self._open or reader is None or conn is None:
             raise StoreError(f"the store {self.path} is not open")
-
-        def run() -> _T:
-            try:
-                return work(conn)
-            except sqlite3.Error as error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise self._translate(error, "read") from error
-
-        return await asyncio.get_running_loop().run_in_executor(reader, run)
-
-    def _decode(self, what: str, key: object, body: str, decode: Callable[[Any], _T]) -> _T:
-        return decode_body(str(self.path), what, key, body, decode)
+        return await asyncio.get_running_loop().run_in_executor(reader, self._run, conn, query)
 
     async def load(self) -> StoredState:
-        def work(conn: sqlite3.Connection) -> StoredState:
-            conn.execute("BEGIN")  # one snapshot for every table
-            try:
-                units = tuple(
-                    self._decode("unit", uid, body, unit_from_dict)
-                    for uid, body in conn.execute("SELECT uid, body FROM units ORDER BY uid")
-                )
-                reports = tuple(
-                    self._decode("position", f"{uid} {key}", body, report_from_dict)
-                    for uid, key, body in conn.execute(
-                        "SELECT uid, reporter_key, body FROM positions "
-                        "ORDER BY observed_us, uid, reporter_key"
-                    )
-                )
-                measures = tuple(
-                    self._decode("measure", mid, body, measure_from_feature)
-                    for mid, body in conn.execute(
-                        "SELECT id, body FROM measures WHERE status != 'cancelled' ORDER BY id"
-                    )
-                )
-                mailbox = tuple(
-                    self._decode("message", seq, body, kept_message)
-                    for seq, body in conn.execute("SELECT seq, body FROM mailbox ORDER BY seq")
-                )
-                pairings = tuple(
-                    self._decode("pairing", pid, body, pairing_from_dict)
-                    for pid, body in conn.execute("SELECT id, body FROM pairings ORDER BY rowid")
-                )
-                deliveries = tuple(
-                    self._decode("delivery", did, body, delivery_from_dict)
-                    for did, body in conn.execute(
-                        "SELECT id, body FROM deliveries "
-                        "WHERE pending = 1 OR code = 'WITHDRAWING_IN' ORDER BY rowid"
-                    )
-                )
-                wanted = sorted({d.message_id for d in deliveries})
-                messages = tuple(
-                    self._decode("message", mid, body, message_from_dict)
-                    for mid, body in conn.execute(
-                        "SELECT id, body FROM messages WHERE id IN "
-                        "(SELECT value FROM json_each(?)) ORDER BY rowid",
-                        (dumps(wanted),),
-                    )
-                )
-                alerts = tuple(
-                    self._alert_record(row[1:])
-                    for row in conn.execute(
-                        f"{_SELECT_ALERTS} WHERE a.kind IN ({KEPT_ALERTS}) AND "
-                        "(c.alert_id IS NULL OR a.kind = 'LOOKALIKE_ARRIVAL') ORDER BY a.rowid"
-                    )
-                )
-                last_seq = int(
-                    conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-                )
-            finally:
-                conn.execute("COMMIT")
-            return StoredState(
-                units, reports, measures, last_seq, mailbox, pairings, messages, deliveries, alerts
-            )
-
-        return await self._read(work)
+        return await self._read(self._reads.load())
 
     async def get_check(self, check_id: str) -> Clearance | None:
-        def work(conn: sqlite3.Connection) -> Clearance | None:
-            row = conn.execute("SELECT body FROM checks WHERE id = ?", (check_id,)).fetchone()
-            if row is None:
-                return None
-            return self._decode("check", check_id, row[0], clearance_from_dict)
-
-        return await self._read(work)
+        return await self._read(self._reads.get_check(check_id))
 
     async def list_checks(
         self,
@@ -553,80 +465,21 @@ class SQLiteStore:
         verdict: Verdict | None = None,
         requester: str | None = None,
     ) -> tuple[list[Clearance], str | None]:
-        """Newest first; ``since`` inclusive, ``until`` exclusive; ``next`` is None at the end."""
-        require_limit(limit)
-        require_instant("since", since, optional=True)
-        require_instant("until", until, optional=True)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            clauses.append("evaluated_us >= ?")
-            params.append(micros(since))
-        if until is not None:
-            clauses.append("evaluated_us < ?")
-            params.append(micros(until))
-        if verdict is not None:
-            clauses.append("verdict = ?")
-            params.append(Verdict(verdict).value)
-        if requester is not None:
-            clauses.append("requester = ?")
-            params.append(requester)
-        if cursor is not None:
-            after_us, after_id = decode_cursor(cursor)
-            clauses.append("(evaluated_us < ? OR (evaluated_us = ? AND id < ?))")
-            params.extend((after_us, after_us, after_id))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (
-            f"SELECT evaluated_us, id, body FROM checks {where} "
-            "ORDER BY evaluated_us DESC, id DESC LIMIT ?"
+        query = self._reads.list_checks(
+            limit=limit,
+            cursor=cursor,
+            since=since,
+            until=until,
+            verdict=verdict,
+            requester=requester,
         )
-        params.append(limit + 1)
-
-        def work(conn: sqlite3.Connection) -> tuple[list[Clearance], str | None]:
-            rows = conn.execute(sql, params).fetchall()
-            page = rows[:limit]
-            items = [self._decode("check", cid, body, clearance_from_dict) for _, cid, body in page]
-            next_cursor = None
-            if len(rows) > limit:
-                last_us, last_id, _ = page[-1]
-                next_cursor = encode_cursor(int(last_us), str(last_id))
-            return items, next_cursor
-
-        return await self._read(work)
+        return await self._read(query)
 
     async def check_records(self, check_id: str) -> CheckRecords:
-        def work(conn: sqlite3.Connection) -> CheckRecords:
-            rows = conn.execute(
-                "SELECT id, kind, body FROM check_records WHERE check_id = ? ORDER BY rowid",
-                (check_id,),
-            ).fetchall()
-            decisions = tuple(
-                self._decode("decision", rid, body, decision_from_dict)
-                for rid, kind, body in rows
-                if kind == "decision"
-            )
-            fired = tuple(
-                self._decode("fired notice", rid, body, fired_from_dict)
-                for rid, kind, body in rows
-                if kind == "fired"
-            )
-            return CheckRecords(decisions, fired)
-
-        return await self._read(work)
-
-    def _alert_record(self, row: tuple[Any, ...]) -> AlertRecord:
-        alert_id, body, acked_at, acked_by, cleared_at = row
-        _, alert = self._decode("alert", alert_id, body, alert_from_dict)
-        acked = None if acked_at is None else parse_time(str(acked_at))
-        cleared = None if cleared_at is None else parse_time(str(cleared_at))
-        return AlertRecord(str(alert_id), alert, acked, acked_by, cleared)
+        return await self._read(self._reads.check_records(check_id))
 
     async def get_alert(self, alert_id: str) -> AlertRecord | None:
-        def work(conn: sqlite3.Connection) -> AlertRecord | None:
-            row = conn.execute(_SELECT_ALERTS + " WHERE a.id = ?", (alert_id,)).fetchone()
-            return None if row is None else self._alert_record(row[1:])
-
-        return await self._read(work)
+        return await self._read(self._reads.get_alert(alert_id))
 
     async def list_alerts(
         self,
@@ -637,36 +490,10 @@ class SQLiteStore:
         unacked: bool = False,
         open_only: bool = False,
     ) -> tuple[list[AlertRecord], str | None]:
-        """Newest first; ``unacked`` keeps only those nobody has acknowledged, ``open_only``
-        those not cleared."""
-        require_limit(limit)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if open_only:
-            clauses.append("c.alert_id IS NULL")
-        if kind is not None:
-            clauses.append("a.kind = ?")
-            params.append(kind)
-        if unacked:
-            clauses.append("k.alert_id IS NULL")
-        if cursor is not None:
-            after_rowid, _ = decode_cursor(cursor)
-            clauses.append("a.rowid < ?")
-            params.append(after_rowid)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"{_SELECT_ALERTS}{where} ORDER BY a.rowid DESC LIMIT ?"
-        params.append(limit + 1)
-
-        def work(conn: sqlite3.Connection) -> tuple[list[AlertRecord], str | None]:
-            rows = conn.execute(sql, params).fetchall()
-            page = rows[:limit]
-            items = [self._alert_record(row[1:]) for row in page]
-            next_cursor = None
-            if len(rows) > limit:
-                next_cursor = encode_cursor(int(page[-1][0]), str(page[-1][1]))
-            return items, next_cursor
-
-        return await self._read(work)
+        query = self._reads.list_alerts(
+            limit=limit, cursor=cursor, kind=kind, unacked=unacked, open_only=open_only
+        )
+        return await self._read(query)
 
     async def list_deliveries(
         self,
@@ -677,95 +504,28 @@ class SQLiteStore:
         limit: int = 100,
         cursor: str | None = None,
     ) -> tuple[list[Delivery], str | None]:
-        """Deliveries newest first (by when they were first sent)."""
-        require_limit(limit)
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("recipient", recipient), ("message_id", message_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if pending:
-            clauses.append("pending = 1")
-        if cursor is not None:
-            clauses.append("rowid < ?")
-            params.append(decode_cursor(cursor)[0])
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT rowid, id, body FROM deliveries{where} ORDER BY rowid DESC LIMIT ?"
-        params.append(limit + 1)
-
-        def work(conn: sqlite3.Connection) -> tuple[list[Delivery], str | None]:
-            rows = conn.execute(sql, params).fetchall()
-            page = rows[:limit]
-            items = [
-                self._decode("delivery", did, body, delivery_from_dict) for _, did, body in page
-            ]
-            more = len(rows) > limit
-            return items, encode_cursor(int(page[-1][0]), str(page[-1][1])) if more else None
-
-        return await self._read(work)
+        query = self._reads.list_deliveries(
+            recipient=recipient, message_id=message_id, pending=pending, limit=limit, cursor=cursor
+        )
+        return await self._read(query)
 
     async def get_message(self, message_id: str) -> Message | None:
-        def work(conn: sqlite3.Connection) -> Message | None:
-            row = conn.execute("SELECT body FROM messages WHERE id = ?", (message_id,)).fetchone()
-            return (
-                None
-                if row is None
-                else self._decode("message", message_id, row[0], message_from_dict)
-            )
-
-        return await self._read(work)
+        return await self._read(self._reads.get_message(message_id))
 
     async def find_token(self, secret_hash: str) -> ApiToken | None:
         conn = self._token_conn
         if not self._open or conn is None:
             raise StoreError(f"the store {self.path} is not open")
-        try:
-            row = conn.execute(
-                "SELECT id, body FROM tokens WHERE secret_hash = ? AND revoked = 0", (secret_hash,)
-            ).fetchone()
-        except sqlite3.Error as error:
-            raise self._translate(error, "read") from error
-        return None if row is None else self._decode("token", row[0], row[1], token_from_dict)
+        return self._run(conn, self._reads.find_token(secret_hash))
 
     async def list_tokens(self) -> list[ApiToken]:
-        def work(conn: sqlite3.Connection) -> list[ApiToken]:
-            return [
-                self._decode("token", tid, body, token_from_dict)
-                for tid, body in conn.execute("SELECT id, body FROM tokens ORDER BY rowid")
-            ]
-
-        return await self._read(work)
+        return await self._read(self._reads.list_tokens())
 
     async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
-        require_limit(limit)
-        return await self._read(
-            lambda conn: self._events(
-                conn,
-                "SELECT o.seq, e.body FROM outbox o JOIN events e ON e.seq = o.seq "
-                "WHERE o.node = ? ORDER BY o.seq LIMIT ?",
-                (node, limit),
-            )
-        )
-
-    def _events(
-        self, conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]
-    ) -> list[tuple[int, Event]]:
-        return [
-            (int(seq), self._decode("event", seq, body, event_from_dict))
-            for seq, body in conn.execute(sql, params).fetchall()
-        ]
+        return await self._read(self._reads.outbox(node, limit))
 
     async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
-        require_limit(limit)
-
-        return await self._read(
-            lambda conn: self._events(
-                conn,
-                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                (int(after_seq), limit),
-            )
-        )
+        return await self._read(self._reads.events(after_seq, limit))
 
     # -- errors -----------------------------------------------------------------------------
 
