@@ -52,8 +52,8 @@ class PgTarget:
             if isinstance(error, PoolTimeout):
                 detail = f"no connection could be made in time ({detail})"
             return StoreUnavailable(
-                f"store {action} failed: cannot reach the {self.description}: {detail}; "
-                "is the server running and reachable? holdfire retries on the next request"
+                f"store {action} failed: cannot reach the {self.description}: {detail} "
+                "(is the server running and reachable? nothing was recorded; retry later)"
             )
         sqlstate = getattr(error, "sqlstate", None) or ""
         if isinstance(error, errors.IntegrityError) or sqlstate.startswith("23"):

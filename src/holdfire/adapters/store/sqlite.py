@@ -144,6 +144,10 @@ class SQLiteStore:
         self._last_seq = 0
         self._open = False
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def open(self) -> None:
