@@ -152,7 +152,9 @@ class PostgresStore:
     # -- lifecycle --------------------------------------------------------------------------
 
     def _connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"autocommit": True, "application_name": "holdfire"}
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "application_name" not in self._url:
+            kwargs["application_name"] = "holdfire"
         if "connect_timeout" not in self._url:
             kwargs["connect_timeout"] = max(1, round(self._timeout_s))
         return kwargs
@@ -288,12 +290,13 @@ class PostgresStore:
             except (psycopg.Error, PoolTimeout) as error:
                 translated = self.target.translate(error, action)
                 timed_out = isinstance(error, PoolTimeout)
+                text = self.target.clean(" ".join(str(error).split()))
             if not isinstance(translated, StoreUnavailable):
                 raise translated
             if committing:
                 raise StoreUnavailable(
-                    f"{translated} (the connection was lost during COMMIT: this {action} may "
-                    "or may not have been recorded)"
+                    f"store {action} failed: the connection to the {self.where} was lost "
+                    f"during COMMIT, so this {action} may or may not have been recorded ({text})"
                 )
             if attempt == 2 or timed_out:
                 raise translated
