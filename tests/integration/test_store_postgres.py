@@ -286,3 +286,13 @@ def test_serve_db_keeps_the_picture_in_postgresql(schema: tuple[str, str], tmp_p
     with psycopg.connect(url) as conn:
         kinds = [row[0] for row in conn.execute("SELECT DISTINCT type FROM events")]
     assert {"unit", "report", "check", "token"} <= set(kinds), json.dumps(kinds)
+
+
+def test_check_against_an_empty_database_is_a_usage_error(
+    schema: tuple[str, str], tmp_path: Path
+) -> None:
+    """An empty picture would answer for want of data: refuse, as for an empty data directory."""
+    args = ["check", "51.35, 35.10", "--weapon", "fpv-drone", "--data", str(tmp_path)]
+    result = _holdfire(*args, "--db", schema[1])
+    assert result.returncode == 2, result.stderr
+    assert "holds no holdfire data yet" in result.stderr

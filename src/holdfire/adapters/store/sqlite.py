@@ -14,21 +14,31 @@ fsync). Only then does it resolve each request's future with the sequence number
 request's last event. Requests that arrive while a commit (its fsync) is in progress wait in the
 queue and form the next batch, so under load the fsync cost is shared by every waiting caller and
 the event loop never blocks. If a batch of several requests fails, each request is retried in a
-transaction of its own, so one bad request (say, a duplicate check id) fails alone.
+transaction of its own, so one bad request (say, a duplicate check id) fails alone. With
+``outbox=NODE`` each event's seq is queued in the same transaction; ``unqueue`` is a write like
+any other, through the same thread.
 
 Reads run on a second thread with a read-only-by-use connection (WAL lets it read while the
-writer writes); ``load`` reads inside one read transaction, so it is a consistent snapshot.
+writer writes); every query (the shared :mod:`holdfire.adapters.store.reads`) runs inside one
+read transaction, so ``load`` is a consistent snapshot. Token lookups, one indexed row each,
+run on the caller's thread.
 
 Errors from sqlite3 are translated into :class:`~holdfire.service.ports.StoreError` here, with a
 message that says what failed (full disk, read-only file or directory, missing directory, lock
 held by another process, not a database) and which file; they are never swallowed.
 
-Layout: ``events`` (append-only; triggers refuse UPDATE and DELETE), ``units``, ``positions``
-(latest report per uid and reporter key; an older fix never replaces a newer one), ``measures``
-(cancelling sets ``status`` to ``cancelled``), ``checks`` (append-only audit, indexed for the
-filters of ``list_checks``), ``alerts`` and ``schema_version``. Times used for ordering are
-stored as integer microseconds since the Unix epoch (``*_us``) next to their RFC 3339 text.
-Bodies are the full-fidelity dicts of :mod:`holdfire.codecs.json`.
+Layout (``migrations/sqlite``): ``events`` (append-only; triggers refuse UPDATE and DELETE),
+``units``, ``positions`` (latest report per uid and reporter key; an older fix never replaces a
+newer one), ``measures`` (cancelling sets ``status`` to ``cancelled``), ``checks`` (append-only
+audit, indexed for the filters of ``list_checks``), ``alerts`` with their acks and clears,
+``check_records``, ``pairings``, ``messages``, ``deliveries``, ``mailbox``, ``tokens`` (one
+active token per name), ``outbox`` (seqs queued for a cluster node to publish) and
+``schema_migrations``. ``schema_version`` holds the latest version applied, which a holdfire of
+the first release reads (and so refuses a newer database). Times used for ordering are stored
+as integer microseconds since the Unix epoch (``*_us``) next to their RFC 3339 text. Bodies are
+the JSON of :mod:`holdfire.codecs.json`, encoded by :mod:`holdfire.adapters.store.encoding`.
+Opening applies migrations by the start-up rule of :mod:`holdfire.adapters.store.migrations`
+(a ``read_only`` store applies none).
 """
 
 from __future__ import annotations
