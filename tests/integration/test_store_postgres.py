@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from holdfire.adapters.store import migrations
 from holdfire.adapters.store.postgres import PostgresStore
@@ -195,6 +196,80 @@ async def test_a_refused_record_names_the_database(schema: tuple[str, str]) -> N
         assert await store.append([PositionReported(report("U1"))]) >= 1
     finally:
         await store.close()
+
+
+class Outage:
+    """A loopback TCP relay in front of the test server that can cut every connection and
+    refuse new ones, as a server that went down would, and come back on the same port."""
+
+    def __init__(self) -> None:
+        parts = conninfo_to_dict(PG_URL)
+        self._upstream = (str(parts.get("host") or "127.0.0.1"), int(parts.get("port") or 5432))
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._open: list[asyncio.StreamWriter] = []
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._open:
+            writer.transport.abort()
+        self._open.clear()
+        self._server = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        self._open += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def test_the_store_recovers_by_itself_when_the_server_is_back(
+    schema: tuple[str, str],
+) -> None:
+    outage = Outage()
+    await outage.up()
+    url = make_conninfo(schema[1], host="127.0.0.1", port=str(outage.port))
+    store = PostgresStore(url, timeout_s=1.0)
+    await store.open()
+    try:
+        assert await store.append([PositionReported(report("U1"))]) == 1
+        await outage.down()
+        with pytest.raises(StoreUnavailable) as info:
+            await store.append([PositionReported(report("U2"))])
+        assert f"127.0.0.1:{outage.port}" in str(info.value)
+        with pytest.raises(StoreUnavailable):
+            await store.load()
+        await outage.up()
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:  # the pool reconnects in the background, with a backoff
+            try:
+                seq = await store.append([PositionReported(report("U3"))])
+                break
+            except StoreUnavailable:
+                assert asyncio.get_running_loop().time() < deadline, "never reconnected"
+                await asyncio.sleep(0.2)
+        assert seq == 2  # the append refused during the outage was not recorded
+        logged = [e.report.uid for _, e in await store.events() if isinstance(e, PositionReported)]
+        assert logged == ["U1", "U3"]
+    finally:
+        await store.close()
+        if outage._server is not None:
+            await outage.down()
 
 
 # -- through the command line -------------------------------------------------------------------
