@@ -14,10 +14,6 @@ class Settings:
     tiles: Path | None = None  # operator map tiles: an XYZ folder, MBTiles or PMTiles
     db: str | None = None  # a PostgreSQL URL; None: SQLite in the data directory
 
-    @property
-    def database(self) -> Path:
-        return self.data_dir / "holdfire.db"
-
 
 def settings(
     data_dir: Path | None = None, tiles: Path | None = None, db: str | None = None

@@ -11,6 +11,7 @@ Encoding happens on the caller's side, so a bad event fails only its own caller.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import enum
@@ -321,3 +322,14 @@ def kept_message(data: Any) -> MessageKept:
     if not isinstance(event, MessageKept):
         raise CodecError("type", "a mailbox row must hold a message_kept record")
     return event
+
+
+def settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
+    """Hand a group-committed append's outcome to its caller, unless the caller gave up
+    (cancelled): the write stands regardless."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

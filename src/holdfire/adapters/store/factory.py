@@ -30,7 +30,7 @@ class ManagedStore(Store, Protocol):
     async def migrate(self) -> tuple[Migration, ...]: ...
 
 
-def is_postgres(db: str | None) -> bool:
+def _is_postgres(db: str | None) -> bool:
     return db is not None and db.partition("://")[0].lower() in POSTGRES_SCHEMES
 
 
@@ -39,7 +39,7 @@ def make_store(data_dir: Path, db: str | None) -> ManagedStore:
     ``postgres://`` URL: that PostgreSQL database. Anything else raises DbUrlError."""
     if db is None:
         return SQLiteStore(data_dir / DB_FILENAME)
-    if not is_postgres(db):
+    if not _is_postgres(db):
         scheme = db.partition("://")[0] if "://" in db else ""
         shown = f"a {scheme}:// URL" if scheme else "a value that is not a URL"
         raise DbUrlError(

@@ -30,7 +30,9 @@ class PgTarget:
         try:
             parts = conninfo_to_dict(url)
         except psycopg.ProgrammingError as error:
-            raise StoreError(f"not a PostgreSQL URL: {_cut(str(error), url)}") from None
+            raise StoreError(
+                f"not a PostgreSQL URL: {_cut(' '.join(str(error).split()), url)}"
+            ) from None
         self._secret = str(parts.get("password") or "")
         host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
         port = str(parts.get("port") or "5432")

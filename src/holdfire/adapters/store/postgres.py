@@ -56,19 +56,14 @@ from holdfire.adapters.store.encoding import (
     Op,
     Row,
     encode,
+    settle,
 )
 from holdfire.adapters.store.migrations import Applied, Migration, SchemaStatus
 from holdfire.adapters.store.pg_errors import PgTarget
-from holdfire.adapters.store.reads import Query, Reads, Rows
+from holdfire.adapters.store.reads import Query, ReadingStore, Reads, Rows
 from holdfire.codecs.json import format_time
-from holdfire.domain.access import ApiToken
-from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.events import Event
-from holdfire.domain.messages import Delivery, Message
 from holdfire.service.ports import (
-    AlertRecord,
-    CheckRecords,
-    StoredState,
     StoreError,
     StoreUnavailable,
 )
@@ -110,16 +105,7 @@ class _Request:
     future: asyncio.Future[int] = field(repr=False)
 
 
-def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
-    if future.done():  # the caller gave up (cancelled); the write stands regardless
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-class PostgresStore:
+class PostgresStore(ReadingStore):
     """The Store port on a PostgreSQL database (see the module docstring).
 
     ``url`` is a libpq URL or conninfo (``postgresql://user:password@host:5432/dbname``).
@@ -346,14 +332,14 @@ class PostgresStore:
                     await self._commit([request])
                 return
             for request in batch:
-                _settle(request.future, error)
+                settle(request.future, error)
             return
         except Exception as error:  # a bug: every caller hears of it, the writer goes on
             for request in batch:
-                _settle(request.future, error)
+                settle(request.future, error)
             return
         for request, seq in zip(batch, seqs, strict=True):
-            _settle(request.future, seq)
+            settle(request.future, seq)
 
     async def _write(self, conn: Conn, batch: list[_Request]) -> list[int]:
         """Write every request; return each one's last sequence number."""
@@ -399,78 +385,3 @@ class PostgresStore:
                 return results
 
         return query.finish(await self._transact("read", work))
-
-    async def load(self) -> StoredState:
-        return await self._read(self._reads.load())
-
-    async def get_check(self, check_id: str) -> Clearance | None:
-        return await self._read(self._reads.get_check(check_id))
-
-    async def list_checks(
-        self,
-        *,
-        limit: int = 100,
-        cursor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        verdict: Verdict | None = None,
-        requester: str | None = None,
-    ) -> tuple[list[Clearance], str | None]:
-        query = self._reads.list_checks(
-            limit=limit,
-            cursor=cursor,
-            since=since,
-            until=until,
-            verdict=verdict,
-            requester=requester,
-        )
-        return await self._read(query)
-
-    async def check_records(self, check_id: str) -> CheckRecords:
-        return await self._read(self._reads.check_records(check_id))
-
-    async def get_alert(self, alert_id: str) -> AlertRecord | None:
-        return await self._read(self._reads.get_alert(alert_id))
-
-    async def list_alerts(
-        self,
-        *,
-        limit: int = 100,
-        cursor: str | None = None,
-        kind: str | None = None,
-        unacked: bool = False,
-        open_only: bool = False,
-    ) -> tuple[list[AlertRecord], str | None]:
-        query = self._reads.list_alerts(
-            limit=limit, cursor=cursor, kind=kind, unacked=unacked, open_only=open_only
-        )
-        return await self._read(query)
-
-    async def list_deliveries(
-        self,
-        *,
-        recipient: str | None = None,
-        message_id: str | None = None,
-        pending: bool = False,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[Delivery], str | None]:
-        query = self._reads.list_deliveries(
-            recipient=recipient, message_id=message_id, pending=pending, limit=limit, cursor=cursor
-        )
-        return await self._read(query)
-
-    async def get_message(self, message_id: str) -> Message | None:
-        return await self._read(self._reads.get_message(message_id))
-
-    async def find_token(self, secret_hash: str) -> ApiToken | None:
-        return await self._read(self._reads.find_token(secret_hash))
-
-    async def list_tokens(self) -> list[ApiToken]:
-        return await self._read(self._reads.list_tokens())
-
-    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
-        return await self._read(self._reads.outbox(node, limit))
-
-    async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
-        return await self._read(self._reads.events(after_seq, limit))

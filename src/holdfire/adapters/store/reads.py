@@ -10,6 +10,7 @@ skipped.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -326,3 +327,89 @@ class Reads:
     def list_tokens(self) -> Query[list[ApiToken]]:
         sql = f"SELECT id, body FROM tokens ORDER BY {self._order}"
         return _one(sql, (), lambda rows: list(self._all("token", rows, token_from_dict)))
+
+
+class ReadingStore(ABC):
+    """The read half of the Store port, answered by running :class:`Reads` queries; a store
+    supplies ``_reads`` and how it runs one query (``_read``)."""
+
+    _reads: Reads
+
+    @abstractmethod
+    async def _read(self, query: Query[_T]) -> _T:
+        """Run the query's statements in one transaction and finish its rows."""
+
+    async def load(self) -> StoredState:
+        return await self._read(self._reads.load())
+
+    async def get_check(self, check_id: str) -> Clearance | None:
+        return await self._read(self._reads.get_check(check_id))
+
+    async def list_checks(
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        verdict: Verdict | None = None,
+        requester: str | None = None,
+    ) -> tuple[list[Clearance], str | None]:
+        query = self._reads.list_checks(
+            limit=limit,
+            cursor=cursor,
+            since=since,
+            until=until,
+            verdict=verdict,
+            requester=requester,
+        )
+        return await self._read(query)
+
+    async def check_records(self, check_id: str) -> CheckRecords:
+        return await self._read(self._reads.check_records(check_id))
+
+    async def get_alert(self, alert_id: str) -> AlertRecord | None:
+        return await self._read(self._reads.get_alert(alert_id))
+
+    async def list_alerts(
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        kind: str | None = None,
+        unacked: bool = False,
+        open_only: bool = False,
+    ) -> tuple[list[AlertRecord], str | None]:
+        query = self._reads.list_alerts(
+            limit=limit, cursor=cursor, kind=kind, unacked=unacked, open_only=open_only
+        )
+        return await self._read(query)
+
+    async def list_deliveries(
+        self,
+        *,
+        recipient: str | None = None,
+        message_id: str | None = None,
+        pending: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        query = self._reads.list_deliveries(
+            recipient=recipient, message_id=message_id, pending=pending, limit=limit, cursor=cursor
+        )
+        return await self._read(query)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        return await self._read(self._reads.get_message(message_id))
+
+    async def find_token(self, secret_hash: str) -> ApiToken | None:
+        return await self._read(self._reads.find_token(secret_hash))
+
+    async def list_tokens(self) -> list[ApiToken]:
+        return await self._read(self._reads.list_tokens())
+
+    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
+        return await self._read(self._reads.outbox(node, limit))
+
+    async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        return await self._read(self._reads.events(after_seq, limit))

@@ -65,17 +65,16 @@ from holdfire.adapters.store.encoding import (
     Op,
     Row,
     encode,
+    settle,
 )
 from holdfire.adapters.store.migrations import Applied, Migration, SchemaStatus
-from holdfire.adapters.store.reads import Query, Reads, Rows
+from holdfire.adapters.store.reads import Query, ReadingStore, Reads, Rows
 from holdfire.codecs.json import (
     format_time,
 )
 from holdfire.domain.access import ApiToken
-from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.events import Event
-from holdfire.domain.messages import Delivery, Message
-from holdfire.service.ports import AlertRecord, CheckRecords, StoredState, StoreError
+from holdfire.service.ports import StoreError
 
 __all__ = ["DB_FILENAME", "SQLiteStore"]
 
@@ -111,16 +110,7 @@ class _Request:
 _STOP: Final = object()
 
 
-def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
-    if future.done():  # the caller gave up (cancelled); the write stands regardless
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-class SQLiteStore:
+class SQLiteStore(ReadingStore):
     """The Store port on one SQLite database file (see the module docstring).
 
     ``path`` is the database file (conventionally ``DATA_DIR/holdfire.db``); an existing
@@ -404,7 +394,7 @@ class SQLiteStore:
     def _deliver(request: _Request, outcome: int | BaseException) -> None:
         # RuntimeError: the caller's event loop is closed, so nobody is waiting.
         with contextlib.suppress(RuntimeError):
-            request.loop.call_soon_threadsafe(_settle, request.future, outcome)
+            request.loop.call_soon_threadsafe(settle, request.future, outcome)
 
     def _write(self, batch: list[_Request]) -> list[int]:
         """Write every request in one transaction; return each one's last sequence number."""
@@ -463,83 +453,11 @@ class SQLiteStore:
             raise StoreError(f"the store {self.path} is not open")
         return await asyncio.get_running_loop().run_in_executor(reader, self._run, conn, query)
 
-    async def load(self) -> StoredState:
-        return await self._read(self._reads.load())
-
-    async def get_check(self, check_id: str) -> Clearance | None:
-        return await self._read(self._reads.get_check(check_id))
-
-    async def list_checks(
-        self,
-        *,
-        limit: int = 100,
-        cursor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        verdict: Verdict | None = None,
-        requester: str | None = None,
-    ) -> tuple[list[Clearance], str | None]:
-        query = self._reads.list_checks(
-            limit=limit,
-            cursor=cursor,
-            since=since,
-            until=until,
-            verdict=verdict,
-            requester=requester,
-        )
-        return await self._read(query)
-
-    async def check_records(self, check_id: str) -> CheckRecords:
-        return await self._read(self._reads.check_records(check_id))
-
-    async def get_alert(self, alert_id: str) -> AlertRecord | None:
-        return await self._read(self._reads.get_alert(alert_id))
-
-    async def list_alerts(
-        self,
-        *,
-        limit: int = 100,
-        cursor: str | None = None,
-        kind: str | None = None,
-        unacked: bool = False,
-        open_only: bool = False,
-    ) -> tuple[list[AlertRecord], str | None]:
-        query = self._reads.list_alerts(
-            limit=limit, cursor=cursor, kind=kind, unacked=unacked, open_only=open_only
-        )
-        return await self._read(query)
-
-    async def list_deliveries(
-        self,
-        *,
-        recipient: str | None = None,
-        message_id: str | None = None,
-        pending: bool = False,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[Delivery], str | None]:
-        query = self._reads.list_deliveries(
-            recipient=recipient, message_id=message_id, pending=pending, limit=limit, cursor=cursor
-        )
-        return await self._read(query)
-
-    async def get_message(self, message_id: str) -> Message | None:
-        return await self._read(self._reads.get_message(message_id))
-
     async def find_token(self, secret_hash: str) -> ApiToken | None:
         conn = self._token_conn
         if not self._open or conn is None:
             raise StoreError(f"the store {self.path} is not open")
         return self._run(conn, self._reads.find_token(secret_hash))
-
-    async def list_tokens(self) -> list[ApiToken]:
-        return await self._read(self._reads.list_tokens())
-
-    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
-        return await self._read(self._reads.outbox(node, limit))
-
-    async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
-        return await self._read(self._reads.events(after_seq, limit))
 
     # -- errors -----------------------------------------------------------------------------
 
