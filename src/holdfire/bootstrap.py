@@ -22,8 +22,8 @@ from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.cot_server import CotServer
 from holdfire.adapters.net.groups import load_groups
 from holdfire.adapters.net.mqtt import MqttIngest, MqttSettings, load_nodes
+from holdfire.adapters.store.factory import make_store
 from holdfire.adapters.store.spool import CheckSpoolFile
-from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
 from holdfire.adapters.tiles import open_tiles
 from holdfire.api.app import create_app
@@ -51,11 +51,12 @@ def build_service(
     coordination: CoordinationConfig | None = None,
     clock: Clock | None = None,
 ) -> Service:
-    """Wire the embedded SQLite store, the tables and the message catalog (shipped, overridden
-    from the data directory) and the clock (the system's unless given: a scenario's fake one).
-    The caller starts and closes the service."""
+    """Wire the store (SQLite in the data directory, or PostgreSQL with ``settings.db``), the
+    tables and the message catalog (shipped, overridden from the data directory) and the clock
+    (the system's unless given: a scenario's fake one). The caller starts and closes the
+    service. A ``db`` that is not a PostgreSQL URL raises DbUrlError."""
     return Service(
-        store=SQLiteStore(settings.database),
+        store=make_store(settings.data_dir, settings.db),
         tables=load_tables(settings.data_dir),
         clock=clock or SystemClock(),
         new_id=new_id,

@@ -39,7 +39,9 @@ from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.data_files import DataFileError
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
-from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
+from holdfire.adapters.store.factory import DbUrlError, ManagedStore, make_store
+from holdfire.adapters.store.migrations import MigrationRequired, SchemaTooNew
+from holdfire.adapters.store.sqlite import DB_FILENAME
 from holdfire.adapters.tiles import TileError
 from holdfire.bootstrap import (
     Address,
@@ -53,7 +55,7 @@ from holdfire.bootstrap import (
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
 from holdfire.codecs.reports import Channel, report_from_input
-from holdfire.config import settings
+from holdfire.config import Settings, settings
 from holdfire.domain.access import Role
 from holdfire.domain.checks import CheckRequest, Clearance, PidBasis, Verdict
 from holdfire.domain.errors import DomainError
@@ -95,6 +97,17 @@ DataOption = Annotated[
     Path | None,
     typer.Option("--data", help="Data directory (env HOLDFIRE_DATA; default ./holdfire-data)."),
 ]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="PostgreSQL database, postgresql://user[:password]@host[:port]/dbname (env "
+        "HOLDFIRE_DB; default: SQLite holdfire.db in the data directory).",
+    ),
+]
+# Errors that mean the command was pointed at the wrong database, or one not ready for it.
+_STORE_USAGE = (DbUrlError, MigrationRequired, SchemaTooNew)
 
 
 def _console() -> Console:
@@ -145,18 +158,15 @@ def check(
     tle: Annotated[float, typer.Option("--tle", help="Target location error, metres.")] = 0.0,
     datum: Annotated[str, typer.Option(help="Datum of a lat/lon target: WGS84 or SK42.")] = "WGS84",
     data: DataOption = None,
+    db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Clearance as JSON.")] = False,
 ) -> None:
     """Check whether fires at TARGET would endanger anyone known; exit 0/3/4 by verdict."""
-    config = settings(data)
+    config = settings(data, db=db)
     if not config.data_dir.is_dir():
         what = "is not a directory" if config.data_dir.exists() else "does not exist"
         raise _usage(f"data directory {config.data_dir} {what} (holdfire import creates it)")
-    if not (config.data_dir / DB_FILENAME).is_file():
-        raise _usage(
-            f"data directory {config.data_dir} holds no {DB_FILENAME}: nothing has been "
-            "imported there (holdfire import creates it)"
-        )
+    _require_store(config)
     try:
         datum_value = parse_datum(datum)
     except GeoError as exc:
@@ -188,7 +198,7 @@ def check(
         firing_unit=firing_unit,
         requester=_requester(),
     )
-    clearance = _run(_check(config.data_dir, request))
+    clearance = _run(_check(config, request))
     if as_json:
         print(json.dumps(clearance_to_dict(clearance), indent=2, allow_nan=False))
     else:
@@ -200,9 +210,10 @@ def check(
 def import_(
     files: Annotated[list[Path], typer.Argument(help="GeoJSON, JSON, CSV or TOML files.")],
     data: DataOption = None,
+    db: DbOption = None,
 ) -> None:
-    """Import measures (GeoJSON), units and reports (JSON, CSV, TOML) into the data directory."""
-    config = settings(data)
+    """Import measures (GeoJSON), units and reports (JSON, CSV, TOML) into the store."""
+    config = settings(data, db=db)
     batches = []
     for path in files:
         try:
@@ -215,16 +226,16 @@ def import_(
             batches.append((path.name, parse_import(path.name, text)))
         except ImportFileError as exc:
             raise _usage(str(exc)) from None
-    counts = _run(_import(config.data_dir, batches))
+    counts = _run(_import(config, batches))
+    into = config.data_dir if config.db is None else _store(config).where
     _console().print(
-        f"imported {counts[0]} units, {counts[1]} reports, {counts[2]} measures "
-        f"into {config.data_dir}",
+        f"imported {counts[0]} units, {counts[1]} reports, {counts[2]} measures into {into}",
         markup=False,
     )
 
 
-async def _check(data_dir: Path, request: CheckRequest) -> Clearance:
-    service = build_service(settings(data_dir))
+async def _check(config: Settings, request: CheckRequest) -> Clearance:
+    service = build_service(config)
     await service.start()
     try:
         return await service.check(request)
@@ -268,8 +279,9 @@ def _prepare(
     return _Ready(name, batch, batch.units, reports, measures)
 
 
-async def _import(data_dir: Path, batches: list[tuple[str, ImportBatch]]) -> tuple[int, int, int]:
-    service = build_service(settings(data_dir))
+async def _import(config: Settings, batches: list[tuple[str, ImportBatch]]) -> tuple[int, int, int]:
+    data_dir = config.data_dir
+    service = build_service(config)
     received = service.clock.now()
     # Every file is read whole before anything is written (or the data directory created):
     # a bad row imports nothing.
@@ -307,7 +319,7 @@ async def _import(data_dir: Path, batches: list[tuple[str, ImportBatch]]) -> tup
 def _run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
-    except (ImportFileError, DomainError, CodecError, ScenarioError) as exc:
+    except (ImportFileError, DomainError, CodecError, ScenarioError, *_STORE_USAGE) as exc:
         raise _usage(str(exc)) from None
     except (DataFileError, ActionRefused) as exc:
         raise _error(str(exc), 1) from None
@@ -369,6 +381,7 @@ def _address(text: str, flag: str) -> Address | None:
 @app.command()
 def serve(
     data: DataOption = None,
+    db: DbOption = None,
     http: Annotated[
         str, typer.Option(help="HTTP API and WebSocket stream, HOST:PORT or off.")
     ] = "127.0.0.1:8080",
@@ -449,7 +462,8 @@ def serve(
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
-    config = settings(data, tiles)
+    config = settings(data, tiles, db)
+    store_where = _store(config).where  # a --db that is not a PostgreSQL URL stops here
     played = _load_scenario(scenario) if scenario is not None else None
     try:
         mqtt_settings = parse_mqtt_url(mqtt, mqtt_topic or [])
@@ -457,6 +471,11 @@ def serve(
         raise _usage(str(exc)) from None
     if mqtt_settings is None and mqtt_topic:
         raise _usage("--mqtt-topic needs --mqtt URL")
+    if nats is not None and config.db is None:
+        raise _usage(
+            "--nats needs --db postgresql://...: the nodes of a cluster share one database "
+            "(each node's own SQLite file would not hold what the others took)"
+        )
     listeners = Listeners(
         cluster=_cluster(nats, node, cluster),
         http=_address(http, "--http"),
@@ -473,6 +492,7 @@ def serve(
 
     def announce(running: Running) -> None:
         print(f"holdfire serving data directory {config.data_dir}", flush=True)
+        print(f"  store: {store_where}", flush=True)
         for name, (host, port) in sorted(running.bound.items()):
             label = name if name == "http" else f"cot-{name}"
             print(f"  {label}: {host}:{port}", flush=True)
@@ -532,6 +552,8 @@ def serve(
         )
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
+    except _STORE_USAGE as exc:
+        raise _usage(str(exc)) from None
     except (StoreError, DataFileError, CertStoreError, GroupsError, MqttConfigError) as exc:
         raise _error(str(exc), 1) from None
     except TileError as exc:
@@ -616,18 +638,40 @@ token_app = typer.Typer(help="API tokens: create, list and revoke (only a hash i
 app.add_typer(token_app, name="token")
 
 
-def _open_store(data: Path | None) -> SQLiteStore:
-    config = settings(data)
-    if not (config.data_dir / DB_FILENAME).is_file():
+def _store(config: Settings) -> ManagedStore:
+    try:
+        return make_store(config.data_dir, config.db)
+    except DbUrlError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _require_store(config: Settings) -> None:
+    """Refuse (exit 2) a store nothing was ever written to: an empty picture would answer for
+    want of data. SQLite: the file must exist; PostgreSQL: its schema must."""
+    if config.db is None:
+        if not (config.data_dir / DB_FILENAME).is_file():
+            raise _usage(
+                f"data directory {config.data_dir} holds no {DB_FILENAME}: nothing has been "
+                "imported there (holdfire serve or holdfire import creates it)"
+            )
+        return
+    store = _store(config)
+    status = _run(store.schema_status())
+    if not status.applied:
         raise _usage(
-            f"data directory {config.data_dir} holds no {DB_FILENAME} (holdfire serve or "
-            "holdfire import creates it)"
+            f"the {store.where} holds no holdfire data yet (holdfire serve, import or "
+            "migrate --db creates it)"
         )
-    return SQLiteStore(config.database)
+
+
+def _open_store(data: Path | None, db: str | None) -> ManagedStore:
+    config = settings(data, db=db)
+    _require_store(config)
+    return _store(config)
 
 
 async def _with_store(
-    store: SQLiteStore, work: Callable[[SQLiteStore], Coroutine[Any, Any, T]]
+    store: ManagedStore, work: Callable[[ManagedStore], Coroutine[Any, Any, T]]
 ) -> T:
     await store.open()
     try:
@@ -647,14 +691,15 @@ def token_create(
         typer.Option(help="uid of a unit the token speaks for (repeat); a reporter needs one."),
     ] = None,
     data: DataOption = None,
+    db: DbOption = None,
 ) -> None:
     """Create a token and print it (only the token, on stdout); it works at once."""
     units = tuple(unit or ())
     if role is Role.REPORTER and not units:
         raise _usage("a reporter token needs --unit UID (the units it reports for)")
-    store = _open_store(data)
+    store = _open_store(data, db)
 
-    async def work(store: SQLiteStore) -> str:
+    async def work(store: ManagedStore) -> str:
         label = name or f"{role.value}-{len(await store.list_tokens()) + 1}"
         made = await create_token(
             store, label, role, units=units, by=_requester(), now=datetime.now(UTC)
@@ -669,9 +714,9 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(data: DataOption = None) -> None:
+def token_list(data: DataOption = None, db: DbOption = None) -> None:
     """Every token issued, with its role, units and whether it was revoked."""
-    tokens = _run(_with_store(_open_store(data), lambda store: store.list_tokens()))
+    tokens = _run(_with_store(_open_store(data, db), lambda store: store.list_tokens()))
     out = _console()
     for t in tokens:
         state = "active" if t.active else f"revoked {t.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
@@ -687,17 +732,59 @@ def token_list(data: DataOption = None) -> None:
 def token_revoke(
     key: Annotated[str, typer.Argument(metavar="ID|NAME", help="The token's id or name.")],
     data: DataOption = None,
+    db: DbOption = None,
 ) -> None:
     """Revoke a token: it stops working at its next request."""
 
-    async def work(store: SQLiteStore) -> str:
+    async def work(store: ManagedStore) -> str:
         token = await revoke_token(store, key, by=_requester(), now=datetime.now(UTC))
         return f"revoked {token.id} ({token.name}, {token.role.value})"
 
     try:
-        print(_run(_with_store(_open_store(data), work)))
+        print(_run(_with_store(_open_store(data, db), work)))
     except TokenError as exc:
         raise _usage(str(exc)) from None
+
+
+@app.command()
+def migrate(
+    data: DataOption = None,
+    db: DbOption = None,
+    status: Annotated[
+        bool, typer.Option("--status", help="List applied and pending migrations; change nothing.")
+    ] = False,
+) -> None:
+    """Apply the store's pending schema migrations (serve applies only those marked safe at
+    start). Stop every holdfire using the database and back it up first."""
+    config = settings(data, db=db)
+    store = _store(config)
+    if config.db is None and not status:
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _error(f"data directory {config.data_dir}: {exc.strerror or exc}", 1) from None
+    if status:
+        state = _run(store.schema_status())
+        print(f"store: {state.where}")
+        for applied in state.applied:
+            when = applied.applied_at or "before versioned migrations"
+            print(f"applied  {applied.version:04d}_{applied.name}  {when}")
+        for pending in state.pending:
+            if not state.applied:
+                rule = "an empty database gets every migration at its first start"
+            elif pending.safe_at_start:
+                rule = "safe: applied at the next start"
+            else:
+                rule = "needs holdfire migrate"
+            print(f"pending  {pending.label}  ({rule})")
+        if not state.pending:
+            print("up to date")
+        return
+    done = _run(store.migrate())
+    print(f"store: {store.where}")
+    for migration in done:
+        print(f"applied  {migration.label}")
+    print("up to date" if done else "up to date (nothing to apply)")
 
 
 scenario_app = typer.Typer(

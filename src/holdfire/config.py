@@ -12,12 +12,15 @@ DEFAULT_DATA_DIR = Path("holdfire-data")
 class Settings:
     data_dir: Path
     tiles: Path | None = None  # operator map tiles: an XYZ folder, MBTiles or PMTiles
-
-    @property
-    def database(self) -> Path:
-        return self.data_dir / "holdfire.db"
+    db: str | None = None  # a PostgreSQL URL; None: SQLite in the data directory
 
 
-def settings(data_dir: Path | None = None, tiles: Path | None = None) -> Settings:
+def settings(
+    data_dir: Path | None = None, tiles: Path | None = None, db: str | None = None
+) -> Settings:
     env = os.environ.get("HOLDFIRE_DATA")
-    return Settings(data_dir=data_dir or (Path(env) if env else DEFAULT_DATA_DIR), tiles=tiles)
+    return Settings(
+        data_dir=data_dir or (Path(env) if env else DEFAULT_DATA_DIR),
+        tiles=tiles,
+        db=db or os.environ.get("HOLDFIRE_DB") or None,
+    )

@@ -1,13 +1,14 @@
-"""The service keeps the picture and the store in step: a restart rebuilds the same picture."""
+"""The service keeps the picture and the store in step: a restart rebuilds the same picture,
+on SQLite and on PostgreSQL."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from holdfire.adapters.catalog import load_catalog
-from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.domain.checks import CheckRequest, ReasonCode, Verdict
 from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind
 from holdfire.domain.reports import PositionReport
@@ -15,6 +16,7 @@ from holdfire.domain.tables import Mobility
 from holdfire.domain.units import Unit
 from holdfire.service.handlers import Service
 from support.builders import AIM, make_tables, offset
+from support.stores import BACKENDS, Backend, backend
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
@@ -28,10 +30,14 @@ class FakeClock:
         return self.t
 
 
-def service(path: Path, clock: FakeClock) -> Service:
-    return Service(
-        SQLiteStore(path), make_tables(), clock, lambda: uuid.uuid4().hex, load_catalog(None)
-    )
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with backend(request.param, tmp_path) as b:
+        yield b
+
+
+def service(db: Backend, clock: FakeClock) -> Service:
+    return Service(db.store(), make_tables(), clock, lambda: uuid.uuid4().hex, load_catalog(None))
 
 
 def fix(
@@ -52,9 +58,8 @@ def snapshot(svc: Service) -> tuple[object, ...]:
     )
 
 
-async def test_restart_rebuilds_the_same_picture_and_keeps_checks(tmp_path: Path) -> None:
+async def test_restart_rebuilds_the_same_picture_and_keeps_checks(db: Backend) -> None:
     clock = FakeClock()
-    db = tmp_path / "holdfire.db"
     first = service(db, clock)
     await first.start()
     await first.register_unit(Unit("a", "ALPHA", mobility=Mobility.STATIC), by="test")
@@ -91,11 +96,10 @@ async def test_restart_rebuilds_the_same_picture_and_keeps_checks(tmp_path: Path
     await second.close()
 
 
-async def test_removed_and_expired_markers_stay_gone_after_a_restart(tmp_path: Path) -> None:
+async def test_removed_and_expired_markers_stay_gone_after_a_restart(db: Backend) -> None:
     from dataclasses import replace
 
     clock = FakeClock()
-    db = tmp_path / "holdfire.db"
     first = service(db, clock)
     await first.start()
     for uid in ("mk-deleted", "mk-expired", "mk-kept"):

@@ -1,4 +1,5 @@
-"""Durability: every append acknowledged before ``kill -9`` is in the store afterwards.
+"""Durability: every append acknowledged before ``kill -9`` is in the store afterwards, on
+SQLite and on PostgreSQL.
 
 A child process appends numbered PositionReported events and prints ``<seq> <n>`` right after
 each ``append`` returns. The test reads acknowledgements until it has enough, kills the child with
@@ -13,14 +14,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 import holdfire
-from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
+from holdfire.adapters.store.sqlite import DB_FILENAME
 from holdfire.domain.events import PositionReported
+from support.stores import BACKENDS, Backend, backend
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +36,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from holdfire.adapters.store.sqlite import SQLiteStore
+from holdfire.adapters.store.factory import ManagedStore, make_store
 from holdfire.domain.events import PositionReported
 from holdfire.domain.reports import PositionReport
 
@@ -50,7 +53,7 @@ def event(n: int) -> PositionReported:
     )
 
 
-async def writer(store: SQLiteStore, start: int, step: int) -> None:
+async def writer(store: ManagedStore, start: int, step: int) -> None:
     n = start
     while True:
         seq = await store.append([event(n)])
@@ -60,7 +63,7 @@ async def writer(store: SQLiteStore, start: int, step: int) -> None:
 
 
 async def main() -> None:
-    store = SQLiteStore(Path(sys.argv[1]))
+    store = make_store(Path(sys.argv[1]), sys.argv[3] or None)
     await store.open()
     tasks = int(sys.argv[2])
     await asyncio.gather(*(writer(store, i, tasks) for i in range(tasks)))
@@ -70,13 +73,18 @@ asyncio.run(main())
 """
 
 
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with backend(request.param, tmp_path) as b:
+        yield b
+
+
 @pytest.mark.parametrize("writers", [1, 8], ids=["one-by-one", "group-commit"])
-async def test_acknowledged_appends_survive_kill_9(tmp_path: Path, writers: int) -> None:
-    db_path = tmp_path / DB_FILENAME
+async def test_acknowledged_appends_survive_kill_9(db: Backend, writers: int) -> None:
     src = str(Path(holdfire.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(db_path), str(writers)],
+        [sys.executable, "-c", CHILD, str(db.data_dir), str(writers), db.db or ""],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -107,10 +115,11 @@ async def test_acknowledged_appends_survive_kill_9(tmp_path: Path, writers: int)
         acked[seq] = n
     assert len(acked) >= ACKS_BEFORE_KILL
 
-    with closing(sqlite3.connect(db_path)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if db.db is None:
+        with closing(sqlite3.connect(db.data_dir / DB_FILENAME)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-    store = SQLiteStore(db_path)
+    store = db.store()
     await store.open()
     try:
         logged = dict(await store.events(after_seq=0, limit=1_000_000))

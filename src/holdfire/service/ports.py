@@ -103,7 +103,7 @@ class Store(Protocol):
         ...
 
     async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
-        """Events queued by ``append(..., outbox=node)`` and not yet unqueued,
+        """Events queued by ``append(..., outbox=node)`` and not yet removed by :meth:`unqueue`,
         oldest first, with their sequence numbers."""
         ...
 
