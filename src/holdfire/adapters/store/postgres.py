@@ -32,13 +32,17 @@ messages name the server and database, never the password. A connection found de
 replaced and the call retried once when that is safe: always for reads, and for an append only
 if the connection was lost before its COMMIT was sent (so an append is never applied twice).
 Losing the connection during COMMIT itself leaves the outcome unknown; that append fails with
-StoreUnavailable saying so. The pool reconnects by itself once the server is back.
+StoreUnavailable saying so. Once a call found the server gone, every call fails at once with
+StoreUnavailable (a fires cell's check is answered, and its record spooled, without waiting out
+the pool's timeout) while one task tries a connection every half second; when one succeeds the
+pool drops its broken connections and calls go through again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +98,7 @@ _SQL: Final[dict[Op, str]] = {
 _INSERT_EVENT: Final = _pg(INSERT_EVENT) + " RETURNING seq"
 _QUEUE_OUTBOX: Final = _pg(QUEUE_OUTBOX)
 _MIGRATIONS: Final = "schema_migrations"
+_PROBE_EVERY_S: Final = 0.5  # how often a server that went away is tried again
 
 
 @dataclass(slots=True)
@@ -131,6 +136,10 @@ class PostgresStore(ReadingStore):
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        # While the server cannot be reached every call fails at once (rather than each
+        # waiting out the pool's timeout) and one task probes until it answers again.
+        self._down_since: float | None = None
+        self._probe: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where})"
@@ -192,6 +201,11 @@ class PostgresStore(ReadingStore):
         if writer is not None:
             await writer
         self._writer = None
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         await pool.close()
 
     # -- schema -----------------------------------------------------------------------------
@@ -267,6 +281,12 @@ class PostgresStore(ReadingStore):
             pool = self._pool
             if pool is None:
                 raise StoreError(f"the store ({self.where}) is not open")
+            if self._down_since is not None:
+                down_s = time.monotonic() - self._down_since
+                raise StoreUnavailable(
+                    f"store {action} failed: the {self.where} has not answered for "
+                    f"{down_s:.0f} s; holdfire keeps trying and carries on once it answers"
+                )
             committing = False
             try:
                 async with pool.connection() as conn, conn.transaction():
@@ -280,15 +300,38 @@ class PostgresStore(ReadingStore):
             if not isinstance(translated, StoreUnavailable):
                 raise translated
             if committing:
+                self._went_down()
                 raise StoreUnavailable(
                     f"store {action} failed: the connection to the {self.where} was lost "
                     f"during COMMIT, so this {action} may or may not have been recorded ({text})"
                 )
             if attempt == 2 or timed_out:
+                self._went_down()
                 raise translated
             with contextlib.suppress(psycopg.Error, PoolTimeout):
                 await pool.check()  # drop every connection the server has closed
         raise AssertionError("unreachable")
+
+    def _went_down(self) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self._probe = asyncio.create_task(self._probe_until_up(), name="holdfire-pg-probe")
+
+    async def _probe_until_up(self) -> None:
+        while True:
+            await asyncio.sleep(_PROBE_EVERY_S)
+            try:
+                conn = await AsyncConnection.connect(self._url, **self._connect_kwargs())
+                await conn.close()
+            except psycopg.Error:
+                continue
+            pool = self._pool
+            if pool is not None:
+                with contextlib.suppress(psycopg.Error, PoolTimeout):
+                    await pool.check()  # drop the connections the outage broke
+            self._down_since = None
+            self._probe = None
+            return
 
     # -- writing ----------------------------------------------------------------------------
 
