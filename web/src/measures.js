@@ -1,9 +1,9 @@
 // Control measures and protected sites: drawn on the map in the fires conventions (FM 3-09,
 // ATP 3-09.34, APP-6: hatched NFAs, dashed RFAs, labelled fire-support lines, no-strike sites
 // at their radius), kept live from the stream, listed in a side panel, and for planners drawn,
-// edited and deleted with leaflet-geoman (loaded for them alone). The shapes are not interactive (so a click inside an
-// NFA still reaches the tracks and the check tool); a click on the map finds the measure under
-// it instead.
+// edited and deleted with leaflet-geoman (loaded for them alone). The shapes are not
+// interactive (so a click inside an NFA still reaches the tracks and the check tool); a click
+// on the map finds the measure under it instead.
 import { ApiError } from "./api.js";
 import { formatDistance, latLonText, mgrsOf, wrap } from "./geo.js";
 import { language, onLanguage, registerStrings, t, translate } from "./i18n.js";
