@@ -1,7 +1,7 @@
 // Builds the web map into src/holdfire/ui: the app's own sources, the third-party libraries it
 // loads (copied from node_modules, never committed) and the offline basemap, so the page needs
 // nothing from any other origin. Run by `make run` / `make test` when a source changed.
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { feature } from "topojson-client";
@@ -69,7 +69,18 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "vendor"), { recursive: true });
 mkdirSync(join(out, "data"), { recursive: true });
 cpSync(join(here, "src"), join(out, "app"), { recursive: true });
-cpSync(join(here, "index.html"), join(out, "index.html"));
+// Every module of the app preloaded, so the browser fetches them at once rather than one level
+// of imports after another (main.js, what it imports, what those import).
+const entry = '<script type="module" src="app/main.js"></script>';
+const modulePaths = readdirSync(join(here, "src"))
+  .filter((name) => name.endsWith(".js") && name !== "main.js")
+  .map((name) => `app/${name}`);
+const preloads = ["vendor/mgrs.esm.js", ...modulePaths]
+  .map((href) => `<link rel="modulepreload" href="${href}">\n  `)
+  .join("");
+const page = readFileSync(join(here, "index.html"), "utf8");
+if (!page.includes(entry)) throw new Error(`web/index.html: no ${entry}`);
+writeFileSync(join(out, "index.html"), page.replace(entry, preloads + entry));
 const licences = [];
 for (const [from, to, licence] of vendor) {
   mkdirSync(dirname(join(out, "vendor", to)), { recursive: true });

@@ -164,6 +164,9 @@ def test_a_planner_draws_edits_and_deletes_an_nfa(
     watched: Watched, served: Served, clean: None
 ) -> None:
     page = sign_in(watched, served.tokens["planner"])
+    # leaflet-geoman is not in the page: it was loaded for this planner at sign-in
+    assert "geoman" not in page.request.get(served.base + "/").text()
+    assert any(u.endswith("/vendor/geoman/leaflet-geoman.js") for u in watched.requests)
     _open_panel(page)
     name = f"{PREFIX}NFA {uuid.uuid4().hex[:6]}"
     page.select_option("#measure-kind", "NFA")
@@ -285,3 +288,4 @@ def test_other_roles_see_the_list_but_no_drawing_tools(
     assert page.locator("[data-draw]:visible").count() == 0
     assert page.locator("[data-measure-edit]").count() == 0
     assert page.locator("#measure-list tbody tr").count() == len(_api_ids(served))
+    assert [u for u in watched.requests if "geoman" in u] == []  # never loaded for them

@@ -666,10 +666,17 @@ async def test_units_page_and_absent_units_leave_the_map(api: Api) -> None:
         rest = (await c.get("/units", params={"limit": 3, "cursor": first["next"]})).json()
         assert [u["uid"] for u in first["items"] + rest["items"]] == [f"u{i}" for i in range(5)]
         assert rest["next"] is None
+        whole = (await c.get("/units", params={"limit": 10_000})).json()  # the map's one read
+        assert len(whole["items"]) == 5 and whole["next"] is None
+        assert (await c.get("/units", params={"limit": 10_001})).status_code == 422
         r = await c.put("/units/u0", json={"uid": "u1", "callsign": "X"})
         assert r.status_code == 422 and r.json()["field"] == "uid"
         await report(c, "u0", AIM)
         assert [f["id"] for f in (await c.get("/tracks")).json()["features"]] == ["u0"]
+        moved = (AIM[0] + 0.01, AIM[1])
+        await report(c, "u0", moved)  # GET /tracks keeps each Feature's text until it changes
+        [feature] = (await c.get("/tracks")).json()["features"]
+        assert feature["geometry"]["coordinates"][:2] == [moved[1], moved[0]]
         await put_unit(c, "u0", status="absent")
         assert (await c.get("/tracks")).json()["features"] == []
         assert (await c.get("/units/u0")).json()["status"] == "absent"

@@ -32,12 +32,12 @@ export function createApi(token) {
     get: (path, query) => request("GET", path, { query }),
     post: (path, body) => request("POST", path, { body: body ?? {} }),
     del: (path) => request("DELETE", path),
-    // Every item of a paged list (`{"items", "next"}`).
+    // Every item of a paged list (`{"items", "next"}`), 1,000 a page unless `query.limit` says.
     async all(path, query = {}) {
       const items = [];
       let cursor = null;
       do {
-        const page = await request("GET", path, { query: { ...query, limit: 1000, cursor } });
+        const page = await request("GET", path, { query: { limit: 1000, ...query, cursor } });
         items.push(...page.items);
         cursor = page.next;
       } while (cursor);

@@ -9,6 +9,7 @@ import { forward } from "../vendor/mgrs.esm.js";
 import { metresPerPixel, wrap } from "./geo.js";
 import { resetCanvas } from "./canvas.js";
 import { registerStrings, t } from "./i18n.js";
+import { script } from "./vendor.js";
 
 // Zoom thresholds. At the equator, where a zoom's pixels cover the most ground, the finest lines
 // are still 52 px apart (1 km at 13), so a 1920 x 1080 screen holds under 60 of them, and the
@@ -506,6 +507,7 @@ const GridToggle = L.Control.extend({
 });
 
 export async function install(ctx) {
+  await script("proj4.js");
   const layer = new GridLayer(ctx);
   new GridToggle(layer).addTo(ctx.map);
   layer.addTo(ctx.map);

@@ -2,7 +2,7 @@
 // Every module gets the same context and shows only what the token's role may do.
 import { ApiError, createApi, openStream } from "./api.js";
 import { language, languageSelects, onLanguage, setLanguage, t, translate } from "./i18n.js";
-import { createMap } from "./map.js";
+import { createMap, showBasemap } from "./map.js";
 import * as tracks from "./tracks.js";
 import * as grid from "./grid.js";
 import * as measures from "./measures.js";
@@ -70,6 +70,7 @@ function createPanels() {
 }
 
 async function start(token) {
+  tracks.preload(); // the symbols' library, fetched and parsed while the server answers
   const api = createApi(token);
   const me = await api.get("/me");
   sessionStorage.setItem(TOKEN_KEY, token); // valid: kept for this browser session only
@@ -94,6 +95,7 @@ async function start(token) {
   window.holdfire = ctx; // for the browser tests and the UI benchmark
   for (const module of [tracks, grid, measures, check, audit, alerts, messages]) {
     await module.install(ctx);
+    if (module === tracks) showBasemap(ctx.map); // after the tracks' first frame
   }
   translate(document);
   const state = document.getElementById("stream-state");

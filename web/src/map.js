@@ -12,16 +12,6 @@ export function createMap(element) {
   map.createPane("checks").style.zIndex = 460;
   map.createPane("grid").style.zIndex = 470;
   map.getPane("grid").style.pointerEvents = "none";
-  fetch("data/countries.geojson")
-    .then((response) => response.json())
-    .then((countries) => {
-      L.geoJSON(countries, {
-        pane: "basemap",
-        interactive: false,
-        style: { color: "#777", weight: 1, fillColor: "#f2efe6", fillOpacity: 1 },
-      }).addTo(map);
-    })
-    .catch((error) => console.warn("holdfire: basemap not loaded", error));
   map.attributionControl.setPrefix("Leaflet · Natural Earth");
   operatorTiles(map).catch((error) => console.warn("holdfire: operator tiles not loaded", error));
   L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
@@ -31,6 +21,21 @@ export function createMap(element) {
     cursor.textContent = `${mgrsOf(lat, lng)}   ${latLonText(lat, lng)}`;
   });
   return map;
+}
+
+// The Natural Earth countries (1.7 MB). Called once the tracks have drawn their first frame,
+// which need not wait for the download nor for the ~100 ms Leaflet takes to build them.
+export function showBasemap(map) {
+  fetch("data/countries.geojson")
+    .then((response) => response.json())
+    .then((data) => {
+      L.geoJSON(data, {
+        pane: "basemap",
+        interactive: false,
+        style: { color: "#777", weight: 1, fillColor: "#f2efe6", fillOpacity: 1 },
+      }).addTo(map);
+    })
+    .catch((error) => console.warn("holdfire: basemap not loaded", error));
 }
 
 // Raster tiles of the area, from `serve --tiles`; none configured is the usual case.

@@ -1,12 +1,13 @@
 // Control measures and protected sites: drawn on the map in the fires conventions (FM 3-09,
 // ATP 3-09.34, APP-6: hatched NFAs, dashed RFAs, labelled fire-support lines, no-strike sites
 // at their radius), kept live from the stream, listed in a side panel, and for planners drawn,
-// edited and deleted with leaflet-geoman. The shapes are not interactive (so a click inside an
-// NFA still reaches the tracks and the check tool); a click on the map finds the measure under
-// it instead.
+// edited and deleted with leaflet-geoman (loaded for them alone). The shapes are not
+// interactive (so a click inside an NFA still reaches the tracks and the check tool); a click
+// on the map finds the measure under it instead.
 import { ApiError } from "./api.js";
 import { formatDistance, latLonText, mgrsOf, wrap } from "./geo.js";
 import { language, onLanguage, registerStrings, t, translate } from "./i18n.js";
+import { script, stylesheet } from "./vendor.js";
 
 const KINDS = ["NFA", "RFA", "FFA", "ACA", "KILLBOX", "RFL", "FSCL", "CFL", "BOUNDARY", "NSL", "RTL", "CHECKFIRE"];
 const LINE_KINDS = new Set(["RFL", "FSCL", "CFL", "BOUNDARY"]);
@@ -733,6 +734,18 @@ async function remove() {
 
 // -- install ------------------------------------------------------------------------------------
 
+const geomanLanguage = (lang) => (lang === "uk" ? "ua" : lang);
+
+// leaflet-geoman arrives after the map was made, so its init hook never ran on this map: the
+// map gets its handler here as the hook would have given it. Layers made from now on (drafts,
+// shapes being edited) get theirs from geoman's own hooks.
+async function loadGeoman(map) {
+  await Promise.all([script("geoman/leaflet-geoman.js"), stylesheet("geoman/leaflet-geoman.css")]);
+  map.pm = new L.PM.Map(map);
+  map.pm.setGlobalOptions({});
+  map.pm.setLang(geomanLanguage(language()));
+}
+
 export async function install(context) {
   ctx = context;
   const map = ctx.map;
@@ -772,7 +785,8 @@ export async function install(context) {
     const id = hit(event.latlng);
     if (id) openPopup(id, event.latlng);
   });
-  await load();
+  // A planner's drawing tools load alongside the measures; install ends when both are in.
+  await Promise.all([load(), ctx.can("measures") ? loadGeoman(map) : null]);
   ctx.bus.on("measure", apply);
   ctx.bus.on("resync", load);
   setInterval(() => {
@@ -780,13 +794,12 @@ export async function install(context) {
     showList();
   }, RESTYLE_MS);
   onLanguage((lang) => {
-    map.pm.setLang(lang === "uk" ? "ua" : lang);
+    if (map.pm) map.pm.setLang(geomanLanguage(lang));
     kindOptions();
     for (const entry of [...entries.values()]) render(entry.feature);
     showList();
     updateEditor();
   });
-  map.pm.setLang(language() === "uk" ? "ua" : language());
 }
 
 registerStrings({

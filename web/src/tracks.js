@@ -6,6 +6,7 @@
 import { resetCanvas } from "./canvas.js";
 import { formatDistance, latLonText, metresPerPixel, mgrsOf } from "./geo.js";
 import { onLanguage, registerStrings, t } from "./i18n.js";
+import { script } from "./vendor.js";
 
 const AFFILIATION = {
   friend: "F", "assumed-friend": "A", neutral: "N", unknown: "U", pending: "P", suspect: "S", hostile: "H",
@@ -26,11 +27,12 @@ const MIN_REDRAW_MS = 200; // a burst of stream updates costs a redraw per 200 m
 // most once a second (a redraw of thousands of tracks stalls frames); moveend redraws at once.
 const MOVING_REDRAW_MS = 1000;
 const AGE_REDRAW_MS = 5000; // radii grow and states change with time alone
+const UNITS_PAGE = 10000; // the API's largest /units page: the registry in one request
 
 const tracks = new Map(); // uid -> {uid, lat, lon, p (Feature properties), at, staleAge, lostAge}
 const units = new Map(); // uid -> the registry's unit
 const families = new Map(); // equipment id -> lookalike family
-const symbols = new Map(); // sidc|state -> {image, anchor}
+const symbols = new Map(); // sidc -> {image, anchor, scale}; stale and lost share one (alpha differs)
 
 function entry(feature) {
   const p = feature.properties;
@@ -58,26 +60,47 @@ export function stateOf(track, now = performance.now()) {
   return "fresh";
 }
 
+// 2525C: affiliation letter, status P (present) or A (anticipated: a dashed frame), function id.
+function sidcFrom(affiliation, status, fn) {
+  return fn === null ? `S${affiliation}A${status}M---------` : `S${affiliation}G${status}${fn}-----`;
+}
+
 function sidcOf(track, state) {
   const unit = units.get(track.uid);
   const family = unit && unit.equipment.map((id) => families.get(id)).find((f) => f in BY_FAMILY);
   const affiliation = AFFILIATION[track.p.affiliation] || "U";
   const status = state === "fresh" ? "P" : "A"; // a dashed frame: not known to be there now
-  if (track.p.mobility === "air") return `S${affiliation}A${status}M---------`;
-  const fn = family ? BY_FAMILY[family] : BY_MOBILITY[track.p.mobility] || "U-----";
-  return `S${affiliation}G${status}${fn}-----`;
+  if (track.p.mobility === "air") return sidcFrom(affiliation, status, null);
+  return sidcFrom(affiliation, status, family ? BY_FAMILY[family] : BY_MOBILITY[track.p.mobility] || "U-----");
 }
 
-function symbolOf(track, state) {
-  const sidc = sidcOf(track, state);
-  const key = `${sidc}|${state}`;
-  let symbol = symbols.get(key);
+function symbolOf(sidc) {
+  let symbol = symbols.get(sidc);
   if (!symbol) {
     const made = new ms.Symbol(sidc, { size: 18 });
     symbol = { image: made.asCanvas(), anchor: made.getAnchor(), scale: 1 / (window.devicePixelRatio || 1) };
-    symbols.set(key, symbol);
+    symbols.set(sidc, symbol);
   }
   return symbol;
+}
+
+// The symbol of every affiliation and mobility, present then anticipated (~1.5 ms each), made
+// in idle time until the picture has loaded: the server takes longer to answer than the
+// page to load milsymbol, and the first frame then has few symbols left to make.
+function warmSymbols(ctx) {
+  const sidcs = [];
+  for (const status of ["P", "A"]) {
+    for (const affiliation of Object.values(AFFILIATION)) {
+      for (const fn of [...new Set(Object.values(BY_MOBILITY)), null]) sidcs.push(sidcFrom(affiliation, status, fn));
+    }
+  }
+  const next = (deadline) => {
+    while (sidcs.length && deadline.timeRemaining() > 2 && ctx.metrics.tracksLoaded === undefined) {
+      symbolOf(sidcs.shift());
+    }
+    if (sidcs.length && ctx.metrics.tracksLoaded === undefined) requestIdleCallback(next);
+  };
+  requestIdleCallback(next);
 }
 
 const TrackLayer = L.Layer.extend({
@@ -148,7 +171,7 @@ const TrackLayer = L.Layer.extend({
     const snap = (v) => Math.round(v * ratio) / ratio;
     this.screen = [];
     for (const [point, track, state] of drawn) {
-      const symbol = symbolOf(track, state);
+      const symbol = symbolOf(sidcOf(track, state));
       const w = symbol.image.width * symbol.scale;
       const h = symbol.image.height * symbol.scale;
       const ax = symbol.anchor.x * symbol.scale;
@@ -235,8 +258,9 @@ export function formatAge(seconds) {
 async function load(ctx, layer, fit) {
   const [collection, unitList, equipment] = await Promise.all([
     ctx.api.get("/tracks"),
-    ctx.api.all("/units"),
+    ctx.api.all("/units", { limit: UNITS_PAGE }),
     ctx.api.get("/equipment"),
+    preload(), // if not loaded yet, it is while the server answers
   ]);
   for (const item of equipment.items) families.set(item.id, item.family);
   units.clear();
@@ -258,7 +282,13 @@ function updateCount() {
   document.getElementById("picture-count").textContent = t("tracks.count", { n: tracks.size });
 }
 
+// milsymbol, which the first frame needs; main.js asks for it first thing at sign-in.
+export function preload() {
+  return script("milsymbol.js");
+}
+
 export async function install(ctx) {
+  preload().then(() => warmSymbols(ctx), () => {}); // a failed load fails the first draw instead
   const layer = new TrackLayer(ctx);
   layer.addTo(ctx.map);
   ctx.tracks = {

@@ -9,6 +9,7 @@ from fastapi import Request, WebSocket
 
 from holdfire.adapters.bus.nats import NatsLink
 from holdfire.adapters.tiles import TileSource
+from holdfire.codecs.geojson import TrackFeatures
 from holdfire.domain.access import ApiToken
 from holdfire.service.handlers import Service
 
@@ -26,6 +27,7 @@ class ApiContext:
     cluster: NatsLink | None = None  # `holdfire serve --nats`: this node's link to the others
     # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
     known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
+    track_features: TrackFeatures = field(default_factory=TrackFeatures)  # GET /tracks' cache
 
     @property
     def ready(self) -> bool:

@@ -15,7 +15,6 @@ from holdfire.api.auth import (
     refuse,
 )
 from holdfire.api.body import documented_body, page, read_json
-from holdfire.api.context import MAX_PAGE
 from holdfire.api.errors import ApiError
 from holdfire.api.responses import (
     GeoJSONResponse,
@@ -24,7 +23,7 @@ from holdfire.api.responses import (
     json_response,
 )
 from holdfire.api.schemas import AcceptedOut, ErrorOut, FeatureIn, IdOut, PageOut, ReportIn, UnitIn
-from holdfire.codecs.geojson import collection, track_feature
+from holdfire.codecs.geojson import collection, collection_text
 from holdfire.codecs.json import (
     CodecError,
     measure_from_feature,
@@ -42,7 +41,7 @@ from holdfire.domain.tracks import state_at
 router = APIRouter()
 
 MAX_BATCH = 1000
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+MAX_UNITS_PAGE = 10_000  # the map reads the whole registry at sign-in: one request, not five
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
@@ -152,27 +151,35 @@ async def get_tracks(
     picture = ctx.service.picture
     now = ctx.service.clock.now()
     box = parse_bbox(bbox)
+    every = list(picture.tracks())
     tracks = [
         t
-        for t in picture.tracks()
+        for t in every
         if (box is None or in_bbox(box, t.latest.lat, t.latest.lon))
         and (state is None or state_at(t.latest, picture.mobility_of(t.uid), now).value == state)
     ]
     chosen, next_cursor = page(tracks, lambda t: t.uid, limit or len(tracks) or 1, cursor)
+    cache = ctx.track_features
+    if len(cache) > len(every):
+        cache.retain(t.uid for t in every)
     features = (
-        track_feature(
-            t, picture.unit(t.uid), picture.affiliation_of(t.uid), picture.mobility_of(t.uid), now
-        )
+        cache.encoded(t, picture.unit(t.uid), picture.affiliation_of, picture.mobility_of, now)
         for t in chosen
     )
-    return geojson_response(collection(features, next=next_cursor, picture_version=picture.version))
+    body = collection_text(features, next=next_cursor, picture_version=picture.version)
+    return GeoJSONResponse(body.encode("utf-8"), 200)
 
 
 # -- units ------------------------------------------------------------------------------------
 
 
 @router.get("/units", summary="The unit registry", responses={200: {"model": PageOut}})
-async def get_units(ctx: Ctx, _: Caller, limit: Limit = 100, cursor: str | None = None) -> Response:
+async def get_units(
+    ctx: Ctx,
+    _: Caller,
+    limit: Annotated[int, Query(ge=1, le=MAX_UNITS_PAGE)] = 100,
+    cursor: str | None = None,
+) -> Response:
     units, next_cursor = page(list(ctx.service.picture.units()), lambda u: u.uid, limit, cursor)
     return json_response({"items": [unit_to_dict(u) for u in units], "next": next_cursor})
 
