@@ -31,13 +31,10 @@ alone); both phases' p50/p99 and server CPU; the targets and whether they were m
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -50,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from http_checks import check_load, load_picture, log  # noqa: E402
+from http_checks import check_load, load_picture, log, run_bench  # noqa: E402
 from support.cluster import NATS_URL, Cluster, Node, fresh_database, wait_until  # noqa: E402
 
 TARGET = {"replication_p99_ms": 200.0, "replication_cost_pct": 25.0, "reports_per_s": 1000}
@@ -242,17 +239,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
-    try:
-        rec = run(args, scratch)
-    except (RuntimeError, OSError, httpx.HTTPError, AssertionError) as exc:
-        log(f"failed: {exc}")
-        return 1
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    print(json.dumps(rec))
-    return 0
+    return run_bench(parse_args(argv), run, "cluster", (AssertionError,))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -460,18 +461,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="http_checks-"))
+def run_bench(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, Path], dict[str, Any]],
+    prefix: str,
+    errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Run a bench in a scratch directory (removed after), print its JSON line; exit 1, with
+    the reason on stderr, if it failed."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     try:
         rec = run(args, scratch)
-    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+    except (RuntimeError, OSError, httpx.HTTPError, *errors) as exc:
         log(f"failed: {exc}")
         return 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(json.dumps(rec))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench(parse_args(argv), run, "http_checks")
 
 
 if __name__ == "__main__":

@@ -71,12 +71,9 @@ import asyncio
 import contextlib
 import importlib.util
 import itertools
-import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -96,6 +93,7 @@ from http_checks import (
     ROOT,
     cpu_ticks,
     free_port,
+    run_bench,
     start_server,
     stop_server,
     wait_ready,
@@ -633,17 +631,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="ui_load-"))
-    try:
-        rec = run(args, scratch)
-    except (RuntimeError, OSError, httpx.HTTPError, PlaywrightError) as exc:
-        log(f"failed: {exc}")
-        return 1
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    print(json.dumps(rec))
-    return 0
+    return run_bench(parse_args(argv), run, "ui_load", (PlaywrightError,))
 
 
 if __name__ == "__main__":
