@@ -50,7 +50,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -398,7 +399,26 @@ def check_load(
     return rec
 
 
-def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Served:
+    """A fresh server of the bench's own, with the picture loaded."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    base: str
+    token: str
+    loaded: Any  # what `load` returned
+    load_s: float
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@contextlib.contextmanager
+def served(scratch: Path, load: Callable[[httpx.Client], Any], what: str) -> Iterator[Served]:
+    """Start a server on scratch/data, wait for it, load the picture with `load`; stop it
+    after."""
     port = free_port()
     data = scratch / "data"
     proc = start_server(data, port, scratch / "server.log")
@@ -406,25 +426,32 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         base = f"http://{HOST}:{port}"
         wait_ready(base, proc)
         token = (data / "admin.token").read_text().strip()
-        headers = {"Authorization": f"Bearer {token}"}
         t_load = time.monotonic()
+        headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=60) as client:
-            tables = load_picture(client, args)
+            loaded = load(client)
         load_s = time.monotonic() - t_load
-        log(f"loaded {args.tracks} tracks and {args.measures} measures in {load_s:.1f} s")
+        log(f"loaded {what} in {load_s:.1f} s")
+        yield Served(proc, port, base, token, loaded, load_s)
+    finally:
+        stop_server(proc)
+
+
+def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    what = f"{args.tracks} tracks and {args.measures} measures"
+    with served(scratch, lambda client: load_picture(client, args), what) as server:
         figures = check_load(
-            port,
-            token,
-            tables,
-            proc.pid,
+            server.port,
+            server.token,
+            server.loaded,
+            server.proc.pid,
             clients=args.clients,
             procs=args.procs,
             seconds=args.seconds,
             warmup=args.warmup,
             seed=args.seed,
         )
-    finally:
-        stop_server(proc)
+        load_s = server.load_s
     rec: dict[str, Any] = {
         "bench": "http_checks",
         **figures,

@@ -89,14 +89,10 @@ from holdfire.adapters.tables import load_tables
 from holdfire.domain.tables import Mobility
 from http_checks import (
     HOLDFIRE_BIN,
-    HOST,
     ROOT,
     cpu_ticks,
-    free_port,
     run_bench,
-    start_server,
-    stop_server,
-    wait_ready,
+    served,
 )
 
 
@@ -551,34 +547,29 @@ async def measure(args: argparse.Namespace, base: str, token: str, feeder: Feede
 
 
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    port = free_port()
-    data = scratch / "data"
-    proc = start_server(data, port, scratch / "server.log")
     feeder: Feeder | None = None
-    try:
-        base = f"http://{HOST}:{port}"
-        wait_ready(base, proc)
-        token = (data / "admin.token").read_text().strip()
-        headers = {"Authorization": f"Bearer {token}"}
-        t_load = time.monotonic()
-        with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=60) as client:
-            reports = load_picture(client, args)
-        load_s = time.monotonic() - t_load
-        log(f"loaded {args.tracks} tracks in {load_s:.1f} s")
-        fresh = [r for r in reports if r["state"] == "fresh"]
-        marked, movers = fresh[:MARKED_UIDS], fresh[MARKED_UIDS:]
-        if not movers:
-            raise RuntimeError(f"only {len(fresh)} fresh tracks: need more than {MARKED_UIDS}")
-        feeder = Feeder(base + "/api/v1", headers, movers, args.rate, args.seed)
-        feeder.start()
-        # one round first, so every fresh track has reported since the (slow) load: steady state
-        time.sleep(len(movers) / args.rate)
-        rec = asyncio.run(measure(args, base, token, feeder, marked, proc.pid))
-    finally:
-        if feeder is not None:
-            feeder.stopping.set()
-            feeder.join(10)
-        stop_server(proc)
+
+    def load(client: httpx.Client) -> list[dict[str, Any]]:
+        return load_picture(client, args)
+
+    with served(scratch, load, f"{args.tracks} tracks") as server:
+        try:
+            fresh = [r for r in server.loaded if r["state"] == "fresh"]
+            marked, movers = fresh[:MARKED_UIDS], fresh[MARKED_UIDS:]
+            if not movers:
+                raise RuntimeError(f"only {len(fresh)} fresh tracks: need more than {MARKED_UIDS}")
+            feeder = Feeder(server.base + "/api/v1", server.headers, movers, args.rate, args.seed)
+            feeder.start()
+            # one round first, so every fresh track has reported since the (slow) load
+            time.sleep(len(movers) / args.rate)
+            rec = asyncio.run(
+                measure(args, server.base, server.token, feeder, marked, server.proc.pid)
+            )
+        finally:
+            if feeder is not None:
+                feeder.stopping.set()
+                feeder.join(10)
+        load_s = server.load_s
     result: dict[str, Any] = {
         "bench": "ui_load",
         "tracks": args.tracks,
