@@ -20,6 +20,7 @@ import pytest
 from holdfire.adapters.store import migrations
 from holdfire.adapters.store.factory import ManagedStore
 from holdfire.adapters.store.migrations import Migration, MigrationRequired, SchemaTooNew
+from holdfire.codecs.json import event_from_dict
 from holdfire.domain.access import ApiToken, Role
 from holdfire.domain.alerts import Alert, AlertKind
 from holdfire.domain.checks import Verdict
@@ -518,11 +519,19 @@ async def test_the_outbox_queues_in_the_same_transaction(store: ManagedStore) ->
     second = UnitRegistered(Unit(uid="U2", callsign="B"), T0, "p")
     assert await store.append([first, second], outbox="node-a") == 3
     await store.append([PositionReported(report("U3"))], outbox="node-b")
-    assert await store.outbox("node-a") == [(2, first), (3, second)]
-    assert await store.outbox("node-a", limit=1) == [(2, first)]
-    assert [seq for seq, _ in await store.outbox("node-b")] == [4]
+
+    async def queued(node: str, limit: int = 1000) -> list[tuple[int, str, Any]]:
+        """(seq, type, event) of what waits for `node`: the body is the event's JSON text."""
+        return [
+            (q.seq, q.type, event_from_dict(json.loads(q.body)))
+            for q in await store.outbox(node, limit)
+        ]
+
+    assert await queued("node-a") == [(2, "report", first), (3, "unit", second)]
+    assert await queued("node-a", limit=1) == [(2, "report", first)]
+    assert [q.seq for q in await store.outbox("node-b")] == [4]
     await store.unqueue([2, 99])  # unknown seqs are ignored
-    assert await store.outbox("node-a") == [(3, second)]
+    assert await queued("node-a") == [(3, "unit", second)]
     await store.unqueue([])
     await store.unqueue([3, 4])
     assert await store.outbox("node-a") == await store.outbox("node-b") == []
@@ -546,7 +555,9 @@ async def test_the_outbox_survives_a_restart(db: Backend) -> None:
     again = db.store()
     await again.open()
     try:
-        assert await again.outbox("node-a") == [(1, PositionReported(report()))]
+        (queued,) = await again.outbox("node-a")
+        assert (queued.seq, queued.type) == (1, "report")
+        assert event_from_dict(json.loads(queued.body)) == PositionReported(report())
     finally:
         await again.close()
 

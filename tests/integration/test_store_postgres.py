@@ -168,7 +168,7 @@ async def test_an_upgrade_from_0001_adds_the_outbox_at_start(schema: tuple[str, 
     await store.open()
     try:
         assert await store.append([PositionReported(report())], outbox="node-a") == 1
-        assert [seq for seq, _ in await store.outbox("node-a")] == [1]
+        assert [queued.seq for queued in await store.outbox("node-a")] == [1]
     finally:
         await store.close()
     assert [a.version for a in (await store.schema_status()).applied] == [1, 2]

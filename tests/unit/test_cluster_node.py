@@ -22,6 +22,7 @@ from holdfire.codecs.cluster import (
     read_cot_envelope,
     read_event_envelope,
     read_node_status,
+    stored_event_envelope,
 )
 from holdfire.codecs.json import CodecError
 from holdfire.domain.checks import ReasonCode, Verdict
@@ -200,10 +201,15 @@ async def test_a_node_queues_what_it_takes_in_its_outbox_and_asks_for_it_to_be_p
     await service.register_unit(Unit("f1", "F1"), by="t")
     await service.report(report("f1"))
     queued = await service.store.outbox("a")
-    assert [type(e) for _, e in queued] == [UnitRegistered, PositionReported]
+    assert [q.type for q in queued] == ["unit", "report"]
+    # What goes on the wire is the stored text, wrapped as it is.
+    seq, node, event = read_event_envelope(
+        stored_event_envelope(queued[1].seq, "a", queued[1].body)
+    )
+    assert (seq, node, event) == (queued[1].seq, "a", PositionReported(report("f1")))
     assert await service.store.outbox("b") == []
     assert link.kicks == 2
-    await service.store.unqueue([seq for seq, _ in queued])
+    await service.store.unqueue([q.seq for q in queued])
     assert await service.store.outbox("a") == []
 
 

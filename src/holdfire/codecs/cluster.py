@@ -55,7 +55,12 @@ def _count(value: dict[str, Any], field: str) -> int:
 
 
 def event_envelope(seq: int, node: str, event: Event) -> bytes:
-    return _dumps({"seq": seq, "node": node, "event": event_to_dict(event)})
+    return stored_event_envelope(seq, node, _dumps(event_to_dict(event)).decode())
+
+
+def stored_event_envelope(seq: int, node: str, body: str) -> bytes:
+    """The envelope around an event's JSON text as the store keeps it (not decoded again)."""
+    return f'{{"seq":{int(seq)},"node":{_dumps(node).decode()},"event":{body}}}'.encode()
 
 
 def read_event_envelope(data: bytes) -> tuple[int, str, Event]:

@@ -52,6 +52,18 @@ class AlertRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """An event waiting in a node's outbox, as the store keeps it: its sequence number, its
+    type tag and its JSON text (the shape of ``holdfire.codecs.json.event_to_dict``), which is
+    what goes on the wire as it is (decoding a check record only to encode it again would cost
+    more than the rest of publishing it)."""
+
+    seq: int
+    type: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredState:
     """The current state a store rebuilds the picture from at start-up."""
 
@@ -102,9 +114,9 @@ class Store(Protocol):
         """
         ...
 
-    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
+    async def outbox(self, node: str, limit: int = 1000) -> list[Queued]:
         """Events queued by ``append(..., outbox=node)`` and not yet removed by :meth:`unqueue`,
-        oldest first, with their sequence numbers."""
+        oldest first."""
         ...
 
     async def unqueue(self, seqs: Sequence[int]) -> None:

@@ -62,13 +62,13 @@ from nats.js.errors import Error as JetStreamError
 from holdfire.codecs.cluster import (
     NodeStatus,
     cot_envelope,
-    event_envelope,
     node_status_to_bytes,
     read_cot_envelope,
     read_event_envelope,
     read_node_status,
+    stored_event_envelope,
 )
-from holdfire.codecs.json import CodecError, event_type
+from holdfire.codecs.json import CodecError
 from holdfire.service.handlers import Service
 from holdfire.service.ports import Clock, StoreError
 
@@ -454,14 +454,14 @@ class NatsLink:
             *(
                 js.publish(
                     subject,
-                    event_envelope(seq, self.node, event),
-                    headers={"Nats-Msg-Id": f"{seq}", TYPE_HEADER: event_type(event)},
+                    stored_event_envelope(queued.seq, self.node, queued.body),
+                    headers={"Nats-Msg-Id": f"{queued.seq}", TYPE_HEADER: queued.type},
                 )
-                for seq, event in batch
+                for queued in batch
             )
         )
         self.counters["published"] += sum(1 for ack in acks if not ack.duplicate)
-        await store.unqueue([seq for seq, _ in batch])
+        await store.unqueue([queued.seq for queued in batch])
         return len(batch) == self.settings.publish_batch
 
     def cot_out(self, xml: bytes, groups: frozenset[str]) -> None:

@@ -45,7 +45,7 @@ from holdfire.domain.checks import Clearance, Verdict
 from holdfire.domain.events import Event
 from holdfire.domain.messages import Delivery, Message
 from holdfire.domain.numbers import require_instant
-from holdfire.service.ports import RECENT_SEQS, AlertRecord, CheckRecords, StoredState
+from holdfire.service.ports import RECENT_SEQS, AlertRecord, CheckRecords, Queued, StoredState
 
 _T = TypeVar("_T")
 _A = TypeVar("_A")
@@ -151,13 +151,17 @@ class Reads:
         sql = "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
         return _one(sql, (int(after_seq), limit), self._events)
 
-    def outbox(self, node: str, limit: int) -> Query[list[tuple[int, Event]]]:
+    def outbox(self, node: str, limit: int) -> Query[list[Queued]]:
         require_limit(limit)
         sql = (
-            "SELECT o.seq, e.body FROM outbox o JOIN events e ON e.seq = o.seq "
+            "SELECT o.seq, e.type, e.body FROM outbox o JOIN events e ON e.seq = o.seq "
             "WHERE o.node = ? ORDER BY o.seq LIMIT ?"
         )
-        return _one(sql, (node, limit), self._events)
+
+        def finish(rows: Rows) -> list[Queued]:
+            return [Queued(int(seq), str(kind), str(body)) for seq, kind, body in rows]
+
+        return _one(sql, (node, limit), finish)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -413,7 +417,7 @@ class ReadingStore(ABC):
     async def list_tokens(self) -> list[ApiToken]:
         return await self._read(self._reads.list_tokens())
 
-    async def outbox(self, node: str, limit: int = 1000) -> list[tuple[int, Event]]:
+    async def outbox(self, node: str, limit: int = 1000) -> list[Queued]:
         return await self._read(self._reads.outbox(node, limit))
 
     async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
