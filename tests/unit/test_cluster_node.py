@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from holdfire.adapters.bus.nats import MAX_CHUNK_EVENTS, _chunks
 from holdfire.adapters.catalog import load_catalog
 from holdfire.adapters.store.spool import CheckSpoolFile
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.codecs.cluster import (
     NodeStatus,
     cot_envelope,
-    event_envelope,
+    event_body,
+    events_envelope,
     node_status_to_bytes,
     read_cot_envelope,
-    read_event_envelope,
+    read_events_envelope,
     read_node_status,
-    stored_event_envelope,
 )
 from holdfire.codecs.json import CodecError
 from holdfire.domain.checks import ReasonCode, Verdict
@@ -40,7 +41,7 @@ from holdfire.domain.units import Affiliation, Unit
 from holdfire.engine.clearance import evaluate
 from holdfire.service.bus import EventHub
 from holdfire.service.handlers import Service
-from holdfire.service.ports import StoreUnavailable
+from holdfire.service.ports import Queued, StoreUnavailable
 from support.builders import AIM, make_tables, picture, request
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -96,10 +97,10 @@ async def service(tmp_path: Path) -> Service:
 # --- what the nodes send each other ---------------------------------------------------------
 
 
-def test_an_event_envelope_round_trips_with_its_sequence_and_origin() -> None:
-    event = PositionReported(report("u1"))
-    seq, node, back = read_event_envelope(event_envelope(42, "node-a", event))
-    assert (seq, node, back) == (42, "node-a", event)
+def test_an_events_envelope_round_trips_with_their_sequences_and_origin() -> None:
+    first, second = PositionReported(report("u1")), PositionReported(report("u2"))
+    wire = events_envelope("node-a", [(42, event_body(first)), (44, event_body(second))])
+    assert read_events_envelope(wire) == ("node-a", [(42, first), (44, second)])
 
 
 @pytest.mark.parametrize(
@@ -107,15 +108,16 @@ def test_an_event_envelope_round_trips_with_its_sequence_and_origin() -> None:
     [
         (b"not json", "envelope"),
         (b"[]", "envelope"),
-        (b'{"seq": -1, "node": "a", "event": {}}', "seq"),
-        (b'{"seq": 1, "node": "", "event": {}}', "node"),
-        (b'{"seq": 1, "node": "a", "event": 3}', "event"),
-        (b'{"seq": 1, "node": "a", "event": {"type": "nonsense"}}', "type"),
+        (b'{"node": "a", "events": []}', "events"),
+        (b'{"node": "a", "events": [{"seq": -1, "event": {}}]}', "seq"),
+        (b'{"node": "", "events": [{"seq": 1, "event": {}}]}', "node"),
+        (b'{"node": "a", "events": [{"seq": 1, "event": 3}]}', "events[0]"),
+        (b'{"node": "a", "events": [{"seq": 1, "event": {"type": "nonsense"}}]}', "type"),
     ],
 )
 def test_a_bad_event_envelope_names_what_is_wrong(data: bytes, field: str) -> None:
     with pytest.raises(CodecError) as caught:
-        read_event_envelope(data)
+        read_events_envelope(data)
     assert caught.value.field == field
 
 
@@ -203,10 +205,9 @@ async def test_a_node_queues_what_it_takes_in_its_outbox_and_asks_for_it_to_be_p
     queued = await service.store.outbox("a")
     assert [q.type for q in queued] == ["unit", "report"]
     # What goes on the wire is the stored text, wrapped as it is.
-    seq, node, event = read_event_envelope(
-        stored_event_envelope(queued[1].seq, "a", queued[1].body)
-    )
-    assert (seq, node, event) == (queued[1].seq, "a", PositionReported(report("f1")))
+    wire = events_envelope("a", [(q.seq, q.body) for q in queued])
+    node, events = read_events_envelope(wire)
+    assert (node, events[1]) == ("a", (queued[1].seq, PositionReported(report("f1"))))
     assert await service.store.outbox("b") == []
     assert link.kicks == 2
     await service.store.unqueue([q.seq for q in queued])
@@ -290,3 +291,15 @@ def test_a_node_decodes_other_nodes_check_records_only_for_a_listener_that_wants
     stop_local()
     stop_desk()
     assert hub.listeners == 0
+
+
+def test_events_go_many_to_a_message_with_check_records_apart() -> None:
+    def q(seq: int, kind: str, size: int = 10) -> Queued:
+        return Queued(seq, kind, "x" * size)
+
+    batch = [q(1, "report"), q(2, "unit"), q(3, "check"), q(4, "check"), q(5, "report")]
+    assert [[x.seq for x in c] for c in _chunks(batch)] == [[1, 2], [3, 4], [5]]
+    many = [q(i, "report") for i in range(MAX_CHUNK_EVENTS + 1)]
+    assert [len(c) for c in _chunks(many)] == [MAX_CHUNK_EVENTS, 1]
+    big = [q(1, "report", 200_000), q(2, "report", 100_000), q(3, "report", 10)]
+    assert [[x.seq for x in c] for c in _chunks(big)] == [[1], [2, 3]]

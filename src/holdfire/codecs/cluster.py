@@ -1,8 +1,9 @@
 """What the nodes of a cluster send each other over NATS, as JSON bytes; sans-I/O.
 
-- An **event envelope** carries one event the origin node made durable: its sequence number in
-  the shared store (the event's id: the same event published twice is recognised by it), the
-  origin node and the event in its :func:`~holdfire.codecs.json.event_to_dict` shape.
+- An **events envelope** carries events the origin node made durable, in the order of the
+  store: each with its sequence number in the shared store (the event's id: the same event
+  published twice is recognised by it) and in its :func:`~holdfire.codecs.json.event_to_dict`
+  shape; one message for many events, since a message costs every receiver more than an event.
 - A **CoT envelope** carries one CoT event a node routed to its TAK clients (SA, GeoChat,
   emergencies), with the server-side groups it was routed in, so the other nodes route it to
   theirs the same way.
@@ -15,7 +16,7 @@ Every reader raises :class:`~holdfire.codecs.json.CodecError` naming the field i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,22 +55,31 @@ def _count(value: dict[str, Any], field: str) -> int:
     return item
 
 
-def event_envelope(seq: int, node: str, event: Event) -> bytes:
-    return stored_event_envelope(seq, node, _dumps(event_to_dict(event)).decode())
+def events_envelope(node: str, stored: Sequence[tuple[int, str]]) -> bytes:
+    """Events of one node around their JSON texts as the store keeps them (`(seq, body)`, the
+    shape of `event_to_dict`), not decoded and encoded again."""
+    items = ",".join(f'{{"seq":{int(seq)},"event":{body}}}' for seq, body in stored)
+    return f'{{"node":{_dumps(node).decode()},"events":[{items}]}}'.encode()
 
 
-def stored_event_envelope(seq: int, node: str, body: str) -> bytes:
-    """The envelope around an event's JSON text as the store keeps it (not decoded again)."""
-    return f'{{"seq":{int(seq)},"node":{_dumps(node).decode()},"event":{body}}}'.encode()
+def event_body(event: Event) -> str:
+    """An event's JSON text, as a store keeps it."""
+    return _dumps(event_to_dict(event)).decode()
 
 
-def read_event_envelope(data: bytes) -> tuple[int, str, Event]:
-    """(sequence number in the shared store, origin node, event)."""
+def read_events_envelope(data: bytes) -> tuple[str, list[tuple[int, Event]]]:
+    """(origin node, [(sequence number in the shared store, event), ...])."""
     value = _object(data, "envelope")
-    body = value.get("event")
-    if not isinstance(body, dict):
-        raise CodecError("event", "must be a JSON object")
-    return _count(value, "seq"), _text(value, "node"), event_from_dict(body)
+    items = value.get("events")
+    if not isinstance(items, list) or not items:
+        raise CodecError("events", "must be a non-empty list")
+    node = _text(value, "node")
+    events: list[tuple[int, Event]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("event"), dict):
+            raise CodecError(f"events[{i}]", "must be an object with an event")
+        events.append((_count(item, "seq"), event_from_dict(item["event"])))
+    return node, events
 
 
 def cot_envelope(node: str, xml: bytes, groups: Iterable[str]) -> bytes:

@@ -5,9 +5,12 @@ every node, so each node's in-memory picture sees what any node took.
 
 Publishing. A node's service writes each event to the store together with an entry in this
 node's *outbox*, in one transaction (``Store.append(..., outbox=node)``), and only then
-acknowledges it. The publisher here reads the outbox, publishes each event to
-``<cluster>.events.<node>`` with the event's store sequence number as ``Nats-Msg-Id``, and removes
-it from the outbox once JetStream has acknowledged it. An event is therefore published at least
+acknowledges it. The publisher here reads the outbox and publishes its events to
+``<cluster>.events.<node>``, as the store keeps their JSON text, many to a message (up to 200 or
+256 KB: a message costs every receiver more than an event does), the range of their store
+sequence numbers as ``Nats-Msg-Id``, check records in messages of their own (header
+``Holdfire-Kind: audit``, so a node no listener of which shows them need not decode them); it
+removes them from the outbox once JetStream has acknowledged them. An event is published at least
 once, whatever dies when: if the node is killed between the two, it publishes again on restart,
 and JetStream's duplicate window or the receivers (by sequence number) drop the second copy.
 While NATS is unreachable the outbox simply grows, and drains when NATS is back.
@@ -62,22 +65,26 @@ from nats.js.errors import Error as JetStreamError
 from holdfire.codecs.cluster import (
     NodeStatus,
     cot_envelope,
+    events_envelope,
     node_status_to_bytes,
     read_cot_envelope,
-    read_event_envelope,
+    read_events_envelope,
     read_node_status,
-    stored_event_envelope,
 )
 from holdfire.codecs.json import CodecError
 from holdfire.service.handlers import Service
-from holdfire.service.ports import Clock, StoreError
+from holdfire.service.ports import Clock, Queued, StoreError
 
 log = logging.getLogger("holdfire.cluster")
 
 CotSink = Callable[[bytes, frozenset[str]], None]
-TYPE_HEADER = "Holdfire-Event"  # the event's type tag, readable without decoding the event
+# Whether a message holds only records for the audit, readable without decoding it.
+KIND_HEADER = "Holdfire-Kind"
+AUDIT, STATE = "audit", "state"
 # Events that change nothing in a picture: only listeners (the stream's clients) want them.
 AUDIT_ONLY = frozenset({"check", "decision", "fired"})
+MAX_CHUNK_BYTES = 256 * 1024  # well under NATS's default 1 MB message limit
+MAX_CHUNK_EVENTS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,25 +400,31 @@ class NatsLink:
         log.info("cluster: node %s is in step with the stream", self.node)
 
     def _on_event(self, msg: Msg) -> None:
-        audit = (msg.headers or {}).get(TYPE_HEADER) in AUDIT_ONLY
+        audit = (msg.headers or {}).get(KIND_HEADER) == AUDIT
         if audit and not self.service.hub.wants_remote_audit:
-            # A record for the audit (in the shared database already) that nobody here would
+            # Records for the audit (in the shared database already) that nobody here would
             # be shown: decoding a check of 40 reasons costs more than applying 10 reports.
             self.counters["audit-skipped"] += 1
             return
         try:
-            seq, origin, event = read_event_envelope(msg.data)
+            origin, items = read_events_envelope(msg.data)
         except CodecError as exc:
             self.counters["bad-event"] += 1
-            log.warning("cluster: unreadable event on %s dropped: %s", msg.subject, exc)
+            log.warning("cluster: unreadable events on %s dropped: %s", msg.subject, exc)
             return
-        if origin == self.node or seq in self._skip or seq in self._seen:
-            return  # applied here when it was taken, already in the snapshot, or a copy
-        self._seen[seq] = None
+        if origin == self.node:
+            return  # applied here when they were taken
+        fresh = []
+        for seq, event in items:
+            if seq in self._skip or seq in self._seen:
+                continue  # already in the snapshot, or a copy
+            self._seen[seq] = None
+            fresh.append(event)
         while len(self._seen) > self.settings.seen_limit:
             self._seen.popitem(last=False)
-        self.counters["applied"] += 1
-        self.service.apply_remote([event])
+        if fresh:
+            self.counters["applied"] += len(fresh)
+            self.service.apply_remote(fresh)
 
     def _on_cot(self, msg: Msg) -> None:
         try:
@@ -450,17 +463,23 @@ class NatsLink:
         if not batch:
             return False
         subject = f"{self.settings.events_subject}.{self.node}"
+        chunks = _chunks(batch)
         acks = await asyncio.gather(
             *(
                 js.publish(
                     subject,
-                    stored_event_envelope(queued.seq, self.node, queued.body),
-                    headers={"Nats-Msg-Id": f"{queued.seq}", TYPE_HEADER: queued.type},
+                    events_envelope(self.node, [(q.seq, q.body) for q in chunk]),
+                    headers={
+                        "Nats-Msg-Id": f"{chunk[0].seq}-{chunk[-1].seq}",
+                        KIND_HEADER: AUDIT if chunk[0].type in AUDIT_ONLY else STATE,
+                    },
                 )
-                for queued in batch
+                for chunk in chunks
             )
         )
-        self.counters["published"] += sum(1 for ack in acks if not ack.duplicate)
+        self.counters["published"] += sum(
+            len(chunk) for chunk, ack in zip(chunks, acks, strict=True) if not ack.duplicate
+        )
         await store.unqueue([queued.seq for queued in batch])
         return len(batch) == self.settings.publish_batch
 
@@ -534,3 +553,27 @@ def without_password(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{head}://{user}:***@{host}" if ":" in credentials else url
+
+
+def _chunks(batch: list[Queued]) -> list[list[Queued]]:
+    """Consecutive events in messages of at most MAX_CHUNK_EVENTS / MAX_CHUNK_BYTES, audit
+    records apart from the rest (so a node can leave them unread)."""
+    chunks: list[list[Queued]] = []
+    size = 0
+    for queued in batch:
+        current = chunks[-1] if chunks else None
+        same_kind = current is not None and (
+            (current[0].type in AUDIT_ONLY) == (queued.type in AUDIT_ONLY)
+        )
+        if (
+            current is None
+            or not same_kind
+            or len(current) >= MAX_CHUNK_EVENTS
+            or size + len(queued.body) > MAX_CHUNK_BYTES
+        ):
+            chunks.append([queued])
+            size = len(queued.body)
+        else:
+            current.append(queued)
+            size += len(queued.body)
+    return chunks
