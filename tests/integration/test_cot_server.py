@@ -1045,10 +1045,16 @@ async def test_a_tls_client_cannot_move_another_units_own_position(net: Net) -> 
     assert (extra.reporter, extra.source) == ("ANDROID-mallory", "cot-tls")
     assert extra.lat == pytest.approx(51.67) and not extra.own
 
-    events = await net.store_events()
-    security = [
-        e.alert for e in events if isinstance(e, AlertRaised) and e.alert.kind is AlertKind.SECURITY
-    ]
+    # The picture takes a report before its events are durable: wait for the store's copy.
+    for _ in range(int(TIMEOUT / 0.01)):
+        security = [
+            e.alert
+            for e in await net.store_events()
+            if isinstance(e, AlertRaised) and e.alert.kind is AlertKind.SECURITY
+        ]
+        if security:
+            break
+        await asyncio.sleep(0.01)
     assert len(security) == 1 and security[0].subjects == ("ANDROID-alpha",)
     assert "ANDROID-mallory" in security[0].detail
 
