@@ -957,6 +957,18 @@ async def test_a_protobuf_client_flooding_undecodable_payloads_is_cut_off(net: N
     assert net.cot.counters["dropped-proto"] >= net.cot.config.garbage_burst
 
 
+async def test_an_event_read_with_the_garbage_after_it_is_kept_and_the_stream_closed(
+    net: Net,
+) -> None:
+    sender = await net.tcp("sender")
+    await sender.negotiate()
+    listener = await net.tcp("listener")
+    sender.send(to_stream(sa("ANDROID-last", "LAST")) + b"\x00 not a frame")
+    await listener.wait_for(sa_of("ANDROID-last"), "the event before the garbage")
+    await asyncio.wait_for(sender.eof.wait(), TIMEOUT)
+    assert net.cot.counters["framing-magic"] == 1
+
+
 async def test_a_client_flooding_bytes_that_are_not_xml_is_cut_off(net: Net) -> None:
     flooder = await net.tcp("flooder")
     chunk = bytes(range(256)).replace(b"<", b"(") * 256  # 64 KiB, no '<' at all

@@ -197,7 +197,19 @@ def test_a_varint_over_ten_bytes_is_fatal() -> None:
 def test_a_missing_magic_byte_is_fatal() -> None:
     framer = ProtoStreamFramer()
     with pytest.raises(FramingError) as info:
-        framer.feed(encode_stream(b"one") + b"\x00" + encode_stream(b"two"))
+        framer.feed(b"\x00" + encode_stream(b"two"))
+    assert info.value.reason == "magic"
+
+
+def test_payloads_before_a_fault_in_the_same_read_are_kept() -> None:
+    # Found by fuzzing: a good payload read together with the garbage after it was lost, so
+    # what got through depended on where the reads were cut.
+    framer = ProtoStreamFramer()
+    assert framer.feed(encode_stream(b"one") + b"\x00" + encode_stream(b"two")) == [b"one"]
+    assert framer.failed is not None and framer.failed.reason == "magic"
+    assert framer.buffered == 0
+    with pytest.raises(FramingError) as info:
+        framer.feed(encode_stream(b"three"))
     assert info.value.reason == "magic"
 
 
@@ -260,6 +272,17 @@ def test_request_followed_by_protobuf_in_the_same_read() -> None:
     assert conn.inbound is StreamMode.PROTOBUF and conn.outbound is StreamMode.PROTOBUF
     later = conn.feed(encode_stream(p2)[3:], NOW)
     assert later.proto_payloads == (p2,) and later.reply == b""
+    assert conn.failed is None
+
+
+def test_garbage_right_after_the_switch_keeps_the_frames_and_the_reply() -> None:
+    conn = Negotiation("HOLDFIRE")
+    got = conn.feed(A + request() + b"<event garbage", NOW)
+    assert got.xml_frames == (A,)
+    assert parse_event(got.reply).type == "t-x-takp-r"
+    assert conn.failed is not None and conn.failed.reason == "magic"
+    with pytest.raises(FramingError):
+        conn.feed(encode_stream(proto_payload("ANDROID-B")), NOW)
 
 
 def test_request_split_across_reads_at_every_byte() -> None:

@@ -25,7 +25,9 @@ Three pieces, each owned by one connection:
     TAK protocol v1 stream framing: ``0xbf``, an unsigned protobuf varint length (at most 10
     bytes), then the payload (a serialized ``TakMessage``), repeated. A missing magic byte, a
     varint longer than 10 bytes or a length over ``max_payload_bytes`` (default 64 KiB) cannot be
-    resynchronised: it raises :class:`FramingError`, and the caller closes the connection.
+    resynchronised: it raises :class:`FramingError`, and the caller closes the connection. The
+    payloads that came whole before the fault are never lost, wherever the reads were cut: a
+    ``feed`` that framed some of them returns them and sets ``failed``, and the next one raises.
     ``encode_stream``, ``encode_mesh`` and ``decode_mesh`` (``0xbf 0x01 0xbf`` + payload, one
     message per UDP datagram) complete the set.
 
@@ -377,8 +379,10 @@ class ProtoStreamFramer:
         except FramingError as exc:
             self.failed = exc
             self._buf = bytearray()
-            raise
-        if pos:
+            if not out:
+                raise
+            # The payloads before the fault arrived whole: hand them over; the next feed raises.
+        if pos and self.failed is None:
             del buf[:pos]
         self.payloads += len(out)
         return out
@@ -442,7 +446,9 @@ class Negotiation:
 
     A client that opens with protobuf straight away (its first non-whitespace byte is 0xbf, as
     pytak with ``TAK_PROTO=1`` does) is read as protobuf; the server keeps writing XML to it,
-    since it never asked for protobuf. ``FramingError`` from the protobuf framer is fatal.
+    since it never asked for protobuf. ``FramingError`` from the protobuf framer is fatal: ``feed``
+    raises it, or, when the same read also gave frames, payloads or a reply, returns those and
+    sets ``failed`` (check it after handling them).
     """
 
     def __init__(
@@ -462,6 +468,11 @@ class Negotiation:
         self.offered = False
         self.requests = 0
         self._started = False
+
+    @property
+    def failed(self) -> FramingError | None:
+        """The protobuf framing fault, once there is one: close the connection."""
+        return self.proto.failed
 
     def offer(self, now: datetime) -> bytes | None:
         """The ``t-x-takp-v`` offer to send, the first time only (None after, or if disabled)."""
@@ -492,7 +503,10 @@ class Negotiation:
             if answer[1]:
                 self.inbound = self.outbound = StreamMode.PROTOBUF
                 rest = self.xml.take_remainder()
-                payloads = tuple(self.proto.feed(rest)) if rest else ()
+                try:
+                    payloads = tuple(self.proto.feed(rest)) if rest else ()
+                except FramingError:  # kept in `failed`: the frames and the reply still count
+                    payloads = ()
                 return Received(tuple(frames), payloads, reply)
         return Received(xml_frames=tuple(frames), reply=reply)
 

@@ -149,9 +149,7 @@ class CotConnection(asyncio.Protocol):
         try:
             got = self.negotiation.feed(data, now)
         except FramingError as exc:
-            self.server.count(self, f"framing-{exc.reason}")
-            log.warning("%s: cannot frame the stream (%s); closing", self.peer.address, exc)
-            self.close()
+            self._unframeable(exc)
             return
         if got.reply:
             self._write(got.reply)
@@ -169,6 +167,8 @@ class CotConnection(asyncio.Protocol):
         for payload in got.proto_payloads:
             self._accept(payload, proto_to_event)
         self._charge_garbage(framer.garbage_bytes - garbage, framer.oversized - oversized)
+        if self.negotiation.failed is not None and not self.closing:
+            self._unframeable(self.negotiation.failed)
 
     def pause_writing(self) -> None:
         self.sink.paused = True
@@ -186,6 +186,11 @@ class CotConnection(asyncio.Protocol):
     @property
     def closing(self) -> bool:
         return self.sink.closed or self.transport is None or self.transport.is_closing()
+
+    def _unframeable(self, exc: FramingError) -> None:
+        self.server.count(self, f"framing-{exc.reason}")
+        log.warning("%s: cannot frame the stream (%s); closing", self.peer.address, exc)
+        self.close()
 
     def _accept(self, data: bytes, parse: Callable[[bytes], CotEvent]) -> None:
         if self.closing:
