@@ -12,7 +12,7 @@ UI     := src/holdfire/ui/index.html
 # Debian's chromium drives the browser tests; a Korean font lets their screenshots show Hangul.
 BROWSER_PKGS := chromium fonts-nanum
 
-.PHONY: install web browser run demo test lint typecheck unit bench clean
+.PHONY: install web browser run demo test lint typecheck unit bench fuzz fuzz-props clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,8 @@ run: install web
 	$(BIN)/holdfire serve --data $(DEMO) --scenario kursk-battalion --speed 10
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 
 typecheck: install
 	$(BIN)/mypy --strict src/holdfire
@@ -60,6 +60,17 @@ test: lint typecheck unit
 
 bench: install web browser
 	$(BIN)/python bench/check_latency.py
+
+# make fuzz       - every atheris target for FUZZ_SECONDS each, one JSON line per target
+# make fuzz-props - the hypothesis property tests with FUZZ_EXAMPLES examples each
+FUZZ_SECONDS  ?= 60
+FUZZ_EXAMPLES ?= 100000
+
+fuzz: install
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+fuzz-props: install
+	$(BIN)/python fuzz/run.py --props --examples $(FUZZ_EXAMPLES)
 
 demo: install
 	$(BIN)/holdfire demo

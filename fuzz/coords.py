@@ -28,7 +28,7 @@ def test_one(data: bytes) -> None:
         grid = to_mgrs(location.lat, location.lon)
         back = parse_mgrs(grid)
         off = distance_m(location.lat, location.lon, back.lat, back.lon)
-        assert off <= back.cell_m, (text, grid, back, off)
+        assert off <= back.cell_m + 1e-3, (text, grid, back, off)  # a corner, to rounding
 
 
 SEEDS = [

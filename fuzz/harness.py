@@ -12,7 +12,8 @@ the input to ``<artifact_prefix>crash-…`` (or ``timeout-…``, ``oom-…``).
 
 Limits, unless the command line sets them: inputs up to ``MAX_LEN`` bytes, 10 s per input (a
 hang), ``RSS_LIMIT_MB`` of resident memory (unbounded allocation). The seeds are written into
-the first corpus directory given, or into a fresh temporary one.
+the first corpus directory given, or into a fresh temporary one. Given a file instead, libFuzzer
+runs just that input: ``python fuzz/cot_xml.py build/fuzz/artifacts/cot_xml-crash-…``.
 """
 
 import sys
@@ -48,9 +49,10 @@ def fuzz(
     flags = [a for a in args if a.startswith("-")]
     dirs = [a for a in args if not a.startswith("-")] or [tempfile.mkdtemp(prefix="fuzz-corpus-")]
     first = Path(dirs[0])
-    first.mkdir(parents=True, exist_ok=True)
-    for i, seed in enumerate(seeds):
-        (first / f"seed-{i:03d}").write_bytes(seed)
+    if not first.is_file():  # a file given is an input to run once (reproducing a crash)
+        first.mkdir(parents=True, exist_ok=True)
+        for i, seed in enumerate(seeds):
+            (first / f"seed-{i:03d}").write_bytes(seed)
     given = {flag.split("=", 1)[0] for flag in flags}
     defaults = {
         "-max_len": max_len,

@@ -33,7 +33,7 @@ def frames(data: bytes, step: int) -> tuple[list[bytes], bool]:
         except FramingError:
             return out, True
         assert framer.buffered <= MAX_PAYLOAD + 11 + step
-    return out, False
+    return out, framer.failed is not None
 
 
 def read_payload(payload: bytes) -> None:

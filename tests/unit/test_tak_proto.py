@@ -125,6 +125,20 @@ def test_what_a_typed_field_cannot_hold_stays_xml() -> None:
     assert b'phone="+100"' in back.raw
 
 
+def test_a_second_contact_never_takes_the_first_ones_place() -> None:
+    # Found by fuzzing: the first <contact> (kept as XML, it has text) was rebuilt after a later,
+    # empty one that went into the typed field, so the event lost its callsign over protobuf.
+    data = atak_sa().replace(
+        b'<contact callsign="ALPHA-1" endpoint="*:-1:stcp"/>',
+        b'<contact callsign="ALPHA-1">text</contact><contact callsign="IMPOSTOR"/>',
+    )
+    xml_event = parse_event(data)
+    assert xml_event.callsign == "ALPHA-1"
+    payload = event_to_proto(xml_event)
+    assert not TakMessage.FromString(payload).cotEvent.detail.HasField("contact")
+    assert proto_to_event(payload) == xml_event
+
+
 def test_unknown_values_and_missing_times() -> None:
     data = atak_sa(point_extra='ce="abc"', times='time="garbage"')
     back = proto_to_event(event_to_proto(parse_event(data)))

@@ -6,11 +6,12 @@ The generated classes come from takproto (``takproto.proto.takmessage_pb2``); fr
 ``event_to_proto`` maps a received XML event onto the typed fields (uid, type, how, access, qos,
 opex, times in ms since the epoch, point, and the detail children ``contact``, ``__group``,
 ``precisionlocation``, ``status``, ``takv``, ``track``) and puts every other detail child, as XML,
-into ``Detail.xmlDetail``. A typed child is only moved into its typed field when nothing is lost:
-no children, no text, only the attributes the typed message has, each non-empty and readable
-(``status@battery`` an unsigned int, ``track`` numbers finite); otherwise it stays in
-``xmlDetail``. Unknown ``hae``/``ce``/``le`` are written as 9999999 and an event without a point
-as lat 0 lon 0 (protobuf has no "absent" for doubles); an unreadable time is written as 0.
+into ``Detail.xmlDetail``. A typed child is only moved into its typed field when it is the first
+child of its tag and nothing is lost: no children, no text, only the attributes the typed message
+has, each non-empty and readable (``status@battery`` an unsigned int, ``track`` numbers finite);
+otherwise it stays in ``xmlDetail``. Unknown ``hae``/``ce``/``le`` are written as 9999999 and an
+event without a point as lat 0 lon 0 (protobuf has no "absent" for doubles); an unreadable time
+is written as 0.
 
 ``proto_to_event`` reads a payload into the same :class:`CotEvent` that ``parse_event`` gives for
 the equivalent XML: it rebuilds the XML event from the typed fields plus ``xmlDetail`` (parsed,
@@ -150,16 +151,18 @@ def event_to_proto(event: CotEvent) -> bytes:
         detail = cot.detail
         detail.SetInParent()
         extra: list[str] = []
-        done: set[str] = set()
+        seen: set[str] = set()
         for el in detail_el:
             tag = el.tag
             if not isinstance(tag, str):
                 continue
-            values = _typed_values(el) if tag in _TYPED and tag not in done else None
+            # Readers take the first child of a tag, and typed fields are rebuilt before
+            # xmlDetail: only a first one may move, or a later one would take its place.
+            values = _typed_values(el) if tag in _TYPED and tag not in seen else None
+            seen.add(tag)
             if values is None:
                 extra.append(etree.tostring(el, encoding="unicode", with_tail=False))
                 continue
-            done.add(tag)
             target = getattr(detail, _TYPED[tag][0])
             target.SetInParent()
             for name, value in values.items():
