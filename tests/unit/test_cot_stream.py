@@ -67,6 +67,16 @@ def test_byte_by_byte_and_all_at_once_agree() -> None:
     assert [parse_event(f).uid for f in one_by_one] == ["ANDROID-A", "ANDROID-B"]
 
 
+def test_what_follows_an_unclosed_prolog_does_not_depend_on_the_reads() -> None:
+    # Found by fuzzing: read at once, a prolog that never closes swallowed everything up to the
+    # next <event>, a whole <auth> included; read in pieces, the <auth> was framed.
+    auth = b'<auth><cot username="a" password="p" uid="ANDROID-A"/></auth>'
+    stream = b'<?xml version="1.0"' + b" " * 1100 + auth + b"\n" + A
+    whole = XmlFramer().feed(stream)
+    assert whole == [auth, A]
+    assert frames_of(XmlFramer(), [stream[i : i + 7] for i in range(0, len(stream), 7)]) == whole
+
+
 def test_three_way_splits_around_the_end_tag() -> None:
     end = STREAM.index(b"</event>")
     for first in range(end - 2, end + 9):

@@ -200,8 +200,11 @@ class XmlFramer:
                 self._skip(pos, pos + 1)
                 continue
             if kind == "prolog":
-                close = buf.find(b"?>", pos + len(_PROLOG_START))
-                restart = _find_start(buf, pos + 1, close if close >= 0 else size)
+                # Only the prolog's longest span is looked at, however much has arrived, so
+                # what is framed after a broken prolog does not depend on how reads were cut.
+                window = min(size, pos + _MAX_PROLOG_BYTES + 1)
+                close = buf.find(b"?>", pos + len(_PROLOG_START), window)
+                restart = _find_start(buf, pos + 1, close if close >= 0 else window)
                 if restart >= 0:  # a broken prolog: a new message starts before it closes
                     self._skip(pos, restart)
                     continue
