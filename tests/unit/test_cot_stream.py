@@ -77,6 +77,16 @@ def test_what_follows_an_unclosed_prolog_does_not_depend_on_the_reads() -> None:
     assert frames_of(XmlFramer(), [stream[i : i + 7] for i in range(0, len(stream), 7)]) == whole
 
 
+def test_an_unclosed_prolog_is_held_no_longer_than_a_frame() -> None:
+    # Found by fuzzing: a small frame limit did not bound a prolog still waiting for its "?>".
+    framer = XmlFramer(max_event_bytes=64)
+    for byte in b'<?xml version="1.0"' + b" " * 200:
+        framer.feed(bytes([byte]))
+        assert framer.buffered <= 64 + 1
+    small = b'<event uid="x"></event>'
+    assert framer.feed(small) == [small]
+
+
 def test_three_way_splits_around_the_end_tag() -> None:
     end = STREAM.index(b"</event>")
     for first in range(end - 2, end + 9):

@@ -140,6 +140,7 @@ class XmlFramer:
         if max_event_bytes < 64:
             raise ValueError("max_event_bytes must be at least 64")
         self.max_event_bytes = max_event_bytes
+        self._max_prolog = min(_MAX_PROLOG_BYTES, max_event_bytes)  # the memory bound holds
         self._buf = bytearray()
         self._pos = 0  # first byte not consumed
         self._scan = 0  # where the search for the current frame's end resumes (0: from its start)
@@ -202,7 +203,7 @@ class XmlFramer:
             if kind == "prolog":
                 # Only the prolog's longest span is looked at, however much has arrived, so
                 # what is framed after a broken prolog does not depend on how reads were cut.
-                window = min(size, pos + _MAX_PROLOG_BYTES + 1)
+                window = min(size, pos + self._max_prolog + 1)
                 close = buf.find(b"?>", pos + len(_PROLOG_START), window)
                 restart = _find_start(buf, pos + 1, close if close >= 0 else window)
                 if restart >= 0:  # a broken prolog: a new message starts before it closes
@@ -211,7 +212,7 @@ class XmlFramer:
                 if close >= 0:
                     self._pos = close + 2
                     continue
-                if size - pos > _MAX_PROLOG_BYTES:
+                if size - pos > self._max_prolog:
                     self._skip(pos, pos + 1)
                     continue
                 self._wait()
