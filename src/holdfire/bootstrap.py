@@ -16,7 +16,7 @@ import uvicorn
 from holdfire.adapters.auth import ensure_admin_token
 from holdfire.adapters.bus.nats import ClusterSettings, NatsLink
 from holdfire.adapters.catalog import load_catalog
-from holdfire.adapters.certs import CertStore
+from holdfire.adapters.certs import CertStore, Revocations
 from holdfire.adapters.clock import SystemClock
 from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.cot_server import CotServer
@@ -198,6 +198,7 @@ async def start_server(
         clock = service.clock
         certs = None
         tls_context = None
+        revocations = None
         if listeners.cot_tls is not None:
             certs = CertStore(settings.data_dir / "certs")
             host = listeners.cot_tls[0]
@@ -205,6 +206,7 @@ async def start_server(
             if certs.init(names, now=clock.now()).created:
                 log.info("created a CA and a server certificate in %s", certs.directory)
             tls_context = certs.server_ssl_context()
+            revocations = Revocations(certs)
         link = None
         if listeners.cluster is not None:
             link = service.cluster = NatsLink(listeners.cluster, service, clock)
@@ -214,7 +216,7 @@ async def start_server(
             tiles.close()
         raise
     api = ApiContext(service, tiles=tiles, cluster=link)
-    server = CotServer(service, clock, cot, tls_context, groups)
+    server = CotServer(service, clock, cot, tls_context, groups, revocations)
     spool = CheckSpoolFile(settings.data_dir, service.store, outbox=link.node if link else None)
     service.spool = spool
     running = Running(service, server, {}, certs, api, cluster=link, spool=spool)

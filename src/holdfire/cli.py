@@ -634,6 +634,23 @@ def certs_client(
     print("the password is shown once; the data package carries it for the device")
 
 
+@certs_app.command("revoke")
+def certs_revoke(
+    name: Annotated[str, typer.Argument(help="The client's name, as given to `certs client`.")],
+    data: DataOption = None,
+) -> None:
+    """Revoke a client certificate: a running server cuts its connections off within a second
+    and refuses it from then on."""
+    config = settings(data)
+    store = CertStore(config.data_dir / "certs")
+    try:
+        result = store.revoke(name, now=datetime.now(UTC))
+    except (CertStoreError, ValueError) as exc:
+        raise _usage(str(exc)) from None
+    what = "was already revoked" if result.already else "revoked"
+    print(f"{name} (serial {result.serial:x}) {what}; revocation list {store.crl_path}")
+
+
 token_app = typer.Typer(help="API tokens: create, list and revoke (only a hash is stored).")
 app.add_typer(token_app, name="token")
 
