@@ -503,3 +503,11 @@ def test_revocations_follow_the_file_and_never_forget(store: CertStore) -> None:
     store.crl_path.write_bytes(b"garbage")  # a broken file un-revokes no one
     assert watch.refresh() == frozenset()
     assert watch.serials == {alpha.serial}
+
+
+def test_revoke_also_revokes_the_certificates_a_replacement_left_valid(store: CertStore) -> None:
+    first = issue(store, "alpha")
+    second = issue(store, "alpha", replace=True)
+    issue(store, "bravo")
+    store.revoke("alpha", now=NOW)
+    assert store.revoked_serials() == {first.serial, second.serial}

@@ -40,6 +40,7 @@ Layout of ``<data>/certs/`` (directories 0700, private keys and client bundles 0
     clients/<name>.p12            key + certificate + CA, password-protected
     clients/<name>-truststore.p12 the CA certificate, same password
     clients/<name>.zip            ATAK data package (holds the password, see CertStore.client)
+    clients/replaced/<serial>.pem earlier certificates of a replaced client (for revocation)
 
 The ``now`` passed in sets the validity periods; certificates start five minutes earlier, so a
 device whose clock is a little behind still accepts them.
@@ -264,7 +265,8 @@ class CertStore:
         The manifest asks ATAK to delete the package after import.
 
         The data package connects to ``host:port:ssl``. Refuses to overwrite an existing client
-        of the same name unless ``replace`` (the old certificate stays valid until revoked).
+        of the same name unless ``replace``: the old certificate stays valid until revoked, and
+        is kept under ``clients/replaced/`` so that ``revoke(name)`` revokes it too.
         """
         _require_aware(now)
         _check_name(name)
@@ -302,6 +304,11 @@ class CertStore:
         )
         package = _data_package(name, p12, truststore, password, host, port)
 
+        if cert_path.exists():
+            old = _load_cert(cert_path)
+            replaced = self.clients_dir / "replaced"
+            replaced.mkdir(mode=0o700, exist_ok=True)
+            _write(replaced / f"{old.serial_number:x}.pem", _pem(old), 0o644, overwrite=True)
         _write(p12_path, p12, 0o600, overwrite=replace)
         _write(truststore_path, truststore, 0o600, overwrite=replace)
         _write(package_path, package, 0o600, overwrite=replace)
@@ -331,17 +338,20 @@ class CertStore:
         if not cert_path.exists():
             raise CertStoreError(f"no client {name!r} in {self.clients_dir}")
         serial = _load_cert(cert_path).serial_number
+        serials = {serial} | self._replaced_serials(name)
         ca_cert, ca_key = self._load_ca()
         entries = list(self._crl(ca_cert)) if self.crl_path.exists() else []
-        if any(entry.serial_number == serial for entry in entries):
+        new = serials - {entry.serial_number for entry in entries}
+        if not new:
             return Revoked(name, serial, already=True)
-        entries.append(
+        entries += [
             x509.RevokedCertificateBuilder()
-            .serial_number(serial)
+            .serial_number(each)
             .revocation_date(now)
             .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
             .build()
-        )
+            for each in sorted(new)
+        ]
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(ca_cert.subject)
@@ -353,6 +363,16 @@ class CertStore:
         crl = builder.sign(ca_key, hashes.SHA256())
         _write(self.crl_path, crl.public_bytes(serialization.Encoding.PEM), 0o644, overwrite=True)
         return Revoked(name, serial, already=False)
+
+    def _replaced_serials(self, name: str) -> set[int]:
+        """Serials of earlier certificates of ``name`` that ``client(replace=True)`` kept."""
+        serials = set()
+        for path in sorted((self.clients_dir / "replaced").glob("*.pem")):
+            cert = _load_cert(path)
+            cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            if cns and cns[0].value == name:
+                serials.add(cert.serial_number)
+        return serials
 
     def revoked_serials(self) -> frozenset[int]:
         """The serials the CRL lists (none without a CRL); a CRL the CA did not sign is an
