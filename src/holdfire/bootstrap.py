@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import tempfile
 import uuid
@@ -38,6 +39,22 @@ from holdfire.sim.pace import FakeClock, FakePacer, WallPacer
 from holdfire.sim.runner import Entry, RunResult, run_scenario
 
 log = logging.getLogger("holdfire")
+
+# A stream URL carries its token (`?token=`), and uvicorn logs the path of every WebSocket it
+# accepts; any holdfire token (`hf_…`) is masked wherever it would appear.
+_SECRET_IN_TEXT = re.compile(r"(?<=[?&]token=)[^&\s\"']+|\bhf_[A-Za-z0-9_-]{16,}")
+
+
+class RedactSecrets(logging.Filter):
+    """Masks tokens in a log record's message before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _SECRET_IN_TEXT.sub("***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
 
 Address = tuple[str, int]
 
@@ -124,6 +141,9 @@ class HttpServer:
             ws_max_size=1 << 20,
         )
         self._server = uvicorn.Server(config)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, RedactSecrets) for f in uvicorn_log.filters):
+            uvicorn_log.addFilter(RedactSecrets())
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> Address:
