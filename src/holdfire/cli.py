@@ -616,6 +616,12 @@ def certs_client(
     uid: Annotated[str, typer.Option(help="The device's CoT uid, bound into the certificate.")],
     host: Annotated[str, typer.Option(help="Address the device connects to.")],
     port: Annotated[int, typer.Option(help="TLS port.")] = 8089,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="Re-issue an existing client (the old certificate stays valid until revoked)."
+        ),
+    ] = False,
     data: DataOption = None,
 ) -> None:
     """Make a client certificate (.p12) and an ATAK data package; prints the password once."""
@@ -624,7 +630,9 @@ def certs_client(
     try:
         if not store.exists():
             store.init(now=datetime.now(UTC))
-        bundle = store.client(name, uid, now=datetime.now(UTC), host=host, port=port)
+        bundle = store.client(
+            name, uid, now=datetime.now(UTC), host=host, port=port, replace=replace
+        )
     except (CertStoreError, ValueError) as exc:
         raise _usage(str(exc)) from None
     print(f"data package: {bundle.package_path}")
