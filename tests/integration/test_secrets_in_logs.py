@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import signal
 import ssl
@@ -28,7 +29,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+import holdfire as holdfire_package
 from holdfire.adapters.certs import CertStore
+from holdfire.bootstrap import Listeners, start_server
+from holdfire.config import Settings
 from support.cluster import wait_until
 from support.process import free_port, holdfire
 from support.stores import pg_schema
@@ -188,3 +192,32 @@ def test_no_secret_reaches_a_log(tmp_path: Path) -> None:
         if hits:
             found[what] = hits
     assert not found, f"secrets in the logs: {found}"
+
+
+async def test_no_secret_is_fixed_every_first_start_makes_its_own(tmp_path: Path) -> None:
+    made: list[tuple[str, bytes]] = []
+    for n in range(2):
+        running = await start_server(
+            Settings(tmp_path / f"data-{n}"),
+            Listeners(http=None, cot_tcp=None, cot_tls=("127.0.0.1", 0)),
+        )
+        try:
+            assert running.admin_token_file is not None and running.certs is not None
+            made.append(
+                (running.admin_token_file.read_text(), running.certs.ca_key_path.read_bytes())
+            )
+        finally:
+            await running.close()
+    (token_a, ca_a), (token_b, ca_b) = made
+    assert token_a != token_b and ca_a != ca_b
+    # No token- or password-shaped literal in the code (TAK peers ship such defaults).
+    source = Path(holdfire_package.__file__).parent
+    literal = re.compile(
+        r"""["']hf_[A-Za-z0-9_-]{8,}|(?i:password|secret)\w*\s*=\s*["'][^"']+["']"""
+    )
+    hits = [
+        f"{path.relative_to(source)}: {match[0]}"
+        for path in source.rglob("*.py")
+        for match in literal.finditer(path.read_text())
+    ]
+    assert hits == []
