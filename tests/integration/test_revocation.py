@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ssl
 import subprocess
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -171,4 +172,61 @@ async def test_a_revocation_list_the_ca_did_not_sign_is_ignored_while_running(
         await link.eof(within=0.5)
         raise AssertionError("a forged revocation list cut a valid device off")
     assert running.cot.counters["revoked-cut"] == 0
+    link.close()
+
+
+def legacy_context(base: ssl.SSLContext, version: ssl.TLSVersion) -> ssl.SSLContext:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        base.minimum_version = version
+        base.maximum_version = version
+    base.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this OpenSSL offer what a legacy client does
+    return base
+
+
+async def greeting(port: int, context: ssl.SSLContext) -> bytes:
+    """Connect and read what the server sends first ("" if it ends the connection)."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname="127.0.0.1"),
+        TIMEOUT,
+    )
+    try:
+        return await asyncio.wait_for(reader.read(100), TIMEOUT)
+    finally:
+        writer.close()
+
+
+async def test_the_listener_refuses_tls11_and_accepts_the_same_device_over_tls12(
+    running: Running,
+) -> None:
+    certs = running.certs
+    assert certs is not None
+    old = device(running, "old-phone", "ANDROID-old")
+    old.context = legacy_context(old.context, ssl.TLSVersion.TLSv1_1)
+    # Control: this client really speaks TLS 1.1 (a server that allows it accepts it) ...
+    permissive = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    legacy_context(permissive, ssl.TLSVersion.TLSv1_1)
+    permissive.load_cert_chain(str(certs.server_cert_path), str(certs.server_key_path))
+
+    async def hello(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(writer.get_extra_info("ssl_object").version().encode())
+        await writer.drain()
+        writer.close()
+
+    control = await asyncio.start_server(hello, "127.0.0.1", 0, ssl=permissive)
+    async with control:
+        try:
+            spoke = await greeting(control.sockets[0].getsockname()[1], old.context)
+        except (ssl.SSLError, ConnectionError) as exc:
+            pytest.skip(f"the local OpenSSL cannot speak TLS 1.1 at all: {exc}")
+    assert spoke == b"TLSv1.1"
+    # ... and holdfire's listener refuses it.
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        await greeting(running.bound["tls"][1], old.context)
+    assert running.cot.clients == set()
+    same = device(running, "old-phone-2", "ANDROID-old")
+    same.context = legacy_context(same.context, ssl.TLSVersion.TLSv1_2)
+    link = await connect(running, same)
+    await link.read_until(b'uid="HOLDFIRE"')
+    assert link.writer.get_extra_info("ssl_object").version() == "TLSv1.2"
     link.close()
