@@ -8,7 +8,11 @@ password (the broker is down, so its retries are logged). Each is used the way a
 (bearer header, `?token=` on the stream, a first stream message, a TLS handshake). Searched:
 the server's stdout and stderr, every `*.log` file under the data directory, and what the CLI
 wrote besides the one secret it exists to print. So that the test can fail, it also checks that
-the log did record those events (connections, the refusal, the database's host and name).
+the log did record what was done (the TLS connection, the stream's URL with its token masked,
+the databases' host and names, the broker).
+
+No default secret either: two first starts make different admin tokens and CA keys, and the code
+holds no token- or password-shaped literal.
 """
 
 from __future__ import annotations
