@@ -41,19 +41,22 @@ TARGET_MS = 2000.0
 TIMEOUT = 10.0
 
 
-async def open_device(running: Running, name: str) -> asyncio.StreamReader:
+Link = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def open_device(running: Running, name: str) -> Link:
     certs = running.certs
     assert certs is not None
     bundle = certs.client(name, f"uid-{name}", now=datetime.now(UTC), host="127.0.0.1")
     context = certs.client_ssl_context(bundle.p12_path, bundle.password)
-    reader, _ = await asyncio.open_connection(
+    reader, writer = await asyncio.open_connection(
         "127.0.0.1", running.bound["tls"][1], ssl=context, server_hostname="127.0.0.1"
     )
     async with asyncio.timeout(TIMEOUT):
         seen = b""
         while b'uid="HOLDFIRE"' not in seen:
             seen += await reader.read(65536)
-    return reader
+    return reader, writer  # the writer is kept: a dropped one closes its connection
 
 
 async def until_eof(reader: asyncio.StreamReader) -> None:
@@ -66,13 +69,13 @@ async def until_eof(reader: asyncio.StreamReader) -> None:
                 return
 
 
-async def cot_round(running: Running, n: int, devices: int) -> float:
-    readers = [await open_device(running, f"r{n}-d{i}") for i in range(devices)]
+async def cot_round(running: Running, n: int, devices: int, links: list[Link]) -> float:
+    links += [await open_device(running, f"r{n}-d{i}") for i in range(devices)]
     certs = running.certs
     assert certs is not None
     certs.revoke(f"r{n}-d0", now=datetime.now(UTC))
     start = time.perf_counter()
-    await until_eof(readers[0])
+    await until_eof(links[-devices][0])
     return (time.perf_counter() - start) * 1000
 
 
@@ -104,12 +107,15 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             Listeners(http=("127.0.0.1", 0), cot_tcp=None, cot_tls=("127.0.0.1", 0)),
         )
         try:
-            cot = [await cot_round(running, n, args.devices) for n in range(args.rounds)]
+            links: list[Link] = []
+            cot = [await cot_round(running, n, args.devices, links) for n in range(args.rounds)]
             streams = [await stream_round(running, n) for n in range(args.rounds)]
             await asyncio.sleep(1.0)  # long enough for a wrong cut to happen
             connected = {c.peer.identity.name for c in running.cot.clients if c.peer.identity}
             expected = {f"r{n}-d{i}" for n in range(args.rounds) for i in range(1, args.devices)}
             others_cut = len(expected - connected)
+            for _, writer in links:
+                writer.close()
         finally:
             await running.close()
     worst = max(max(cot), max(streams))
