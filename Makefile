@@ -12,7 +12,7 @@ UI     := src/holdfire/ui/index.html
 # Debian's chromium drives the browser tests; a Korean font lets their screenshots show Hangul.
 BROWSER_PKGS := chromium fonts-nanum
 
-.PHONY: install web browser run demo test lint typecheck unit bench fuzz fuzz-props clean
+.PHONY: install web browser run demo test lint typecheck unit bench soak fuzz fuzz-props clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ unit: install web browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# kill -9 a loaded server 100 times on SQLite and on PostgreSQL; one JSON line per backend
+soak: install
+	$(BIN)/python bench/crash_cycles.py --cycles $${SOAK_CYCLES:-100}
 
 bench: install web browser
 	$(BIN)/python bench/check_latency.py

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import tempfile
 import uuid
@@ -16,7 +17,7 @@ import uvicorn
 from holdfire.adapters.auth import ensure_admin_token
 from holdfire.adapters.bus.nats import ClusterSettings, NatsLink
 from holdfire.adapters.catalog import load_catalog
-from holdfire.adapters.certs import CertStore
+from holdfire.adapters.certs import CertStore, Revocations
 from holdfire.adapters.clock import SystemClock
 from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.cot_server import CotServer
@@ -38,6 +39,22 @@ from holdfire.sim.pace import FakeClock, FakePacer, WallPacer
 from holdfire.sim.runner import Entry, RunResult, run_scenario
 
 log = logging.getLogger("holdfire")
+
+# A stream URL carries its token (`?token=`), and uvicorn logs the path of every WebSocket it
+# accepts; any holdfire token (`hf_…`) is masked wherever it would appear.
+_SECRET_IN_TEXT = re.compile(r"(?<=[?&]token=)[^&\s\"']+|\bhf_[A-Za-z0-9_-]{16,}")
+
+
+class RedactSecrets(logging.Filter):
+    """Masks tokens in a log record's message before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _SECRET_IN_TEXT.sub("***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
 
 Address = tuple[str, int]
 
@@ -124,6 +141,9 @@ class HttpServer:
             ws_max_size=1 << 20,
         )
         self._server = uvicorn.Server(config)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, RedactSecrets) for f in uvicorn_log.filters):
+            uvicorn_log.addFilter(RedactSecrets())
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> Address:
@@ -198,6 +218,7 @@ async def start_server(
         clock = service.clock
         certs = None
         tls_context = None
+        revocations = None
         if listeners.cot_tls is not None:
             certs = CertStore(settings.data_dir / "certs")
             host = listeners.cot_tls[0]
@@ -205,6 +226,7 @@ async def start_server(
             if certs.init(names, now=clock.now()).created:
                 log.info("created a CA and a server certificate in %s", certs.directory)
             tls_context = certs.server_ssl_context()
+            revocations = Revocations(certs)
         link = None
         if listeners.cluster is not None:
             link = service.cluster = NatsLink(listeners.cluster, service, clock)
@@ -214,7 +236,7 @@ async def start_server(
             tiles.close()
         raise
     api = ApiContext(service, tiles=tiles, cluster=link)
-    server = CotServer(service, clock, cot, tls_context, groups)
+    server = CotServer(service, clock, cot, tls_context, groups, revocations)
     spool = CheckSpoolFile(settings.data_dir, service.store, outbox=link.node if link else None)
     service.spool = spool
     running = Running(service, server, {}, certs, api, cluster=link, spool=spool)

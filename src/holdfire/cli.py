@@ -24,7 +24,7 @@ import socket
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -616,6 +616,12 @@ def certs_client(
     uid: Annotated[str, typer.Option(help="The device's CoT uid, bound into the certificate.")],
     host: Annotated[str, typer.Option(help="Address the device connects to.")],
     port: Annotated[int, typer.Option(help="TLS port.")] = 8089,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="Re-issue an existing client (the old certificate stays valid until revoked)."
+        ),
+    ] = False,
     data: DataOption = None,
 ) -> None:
     """Make a client certificate (.p12) and an ATAK data package; prints the password once."""
@@ -624,7 +630,9 @@ def certs_client(
     try:
         if not store.exists():
             store.init(now=datetime.now(UTC))
-        bundle = store.client(name, uid, now=datetime.now(UTC), host=host, port=port)
+        bundle = store.client(
+            name, uid, now=datetime.now(UTC), host=host, port=port, replace=replace
+        )
     except (CertStoreError, ValueError) as exc:
         raise _usage(str(exc)) from None
     print(f"data package: {bundle.package_path}")
@@ -632,6 +640,23 @@ def certs_client(
     print(f"valid until:  {bundle.not_after:%Y-%m-%d}")
     print(f"password:     {bundle.password}")
     print("the password is shown once; the data package carries it for the device")
+
+
+@certs_app.command("revoke")
+def certs_revoke(
+    name: Annotated[str, typer.Argument(help="The client's name, as given to `certs client`.")],
+    data: DataOption = None,
+) -> None:
+    """Revoke a client certificate: a running server cuts its connections off within a second
+    and refuses it from then on."""
+    config = settings(data)
+    store = CertStore(config.data_dir / "certs")
+    try:
+        result = store.revoke(name, now=datetime.now(UTC))
+    except (CertStoreError, ValueError) as exc:
+        raise _usage(str(exc)) from None
+    what = "was already revoked" if result.already else "revoked"
+    print(f"{name} (serial {result.serial:x}) {what}; revocation list {store.crl_path}")
 
 
 token_app = typer.Typer(help="API tokens: create, list and revoke (only a hash is stored).")
@@ -690,6 +715,12 @@ def token_create(
         list[str] | None,
         typer.Option(help="uid of a unit the token speaks for (repeat); a reporter needs one."),
     ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="When it stops working: a duration (90s, 30m, 12h, 7d) or an RFC 3339 time."
+        ),
+    ] = None,
     data: DataOption = None,
     db: DbOption = None,
 ) -> None:
@@ -697,12 +728,14 @@ def token_create(
     units = tuple(unit or ())
     if role is Role.REPORTER and not units:
         raise _usage("a reporter token needs --unit UID (the units it reports for)")
+    now = datetime.now(UTC)
+    expires_at = None if expires is None else _expiry(expires, now)
     store = _open_store(data, db)
 
     async def work(store: ManagedStore) -> str:
         label = name or f"{role.value}-{len(await store.list_tokens()) + 1}"
         made = await create_token(
-            store, label, role, units=units, by=_requester(), now=datetime.now(UTC)
+            store, label, role, units=units, by=_requester(), now=now, expires_at=expires_at
         )
         return made.secret
 
@@ -713,13 +746,36 @@ def token_create(
     print(secret)
 
 
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _expiry(text: str, now: datetime) -> datetime:
+    """``--expires``: a duration from now, or an RFC 3339 time with its offset."""
+    duration = _DURATION.fullmatch(text.strip())
+    if duration is not None:
+        return now + timedelta(seconds=int(duration[1]) * _UNIT_S[duration[2]])
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        hint = "use a duration (30m, 12h, 7d) or an RFC 3339 time"
+        raise _usage(f"--expires {text!r}: {hint}") from None
+    if at.tzinfo is None:
+        raise _usage(f"--expires {text!r}: give the time's offset (Z or +HH:MM)")
+    return at.astimezone(UTC)
+
+
 @token_app.command("list")
 def token_list(data: DataOption = None, db: DbOption = None) -> None:
     """Every token issued, with its role, units and whether it was revoked."""
     tokens = _run(_with_store(_open_store(data, db), lambda store: store.list_tokens()))
     out = _console()
+    now = datetime.now(UTC)
     for t in tokens:
         state = "active" if t.active else f"revoked {t.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
+        if t.active and t.expires_at is not None:
+            verb = "expired" if t.expired(now) else "expires"
+            state = f"{verb} {t.expires_at:%Y-%m-%dT%H:%M:%SZ}"
         units = f" units {','.join(t.units)}" if t.units else ""
         out.print(
             Text(

@@ -283,6 +283,7 @@ async def _cases(api: Api) -> list[Case]:
         ),
         Case("POST", "/messages/{msg_to_unit_r}/ack", frozenset({"reporter", "planner", "admin"})),
         Case("GET", "/tokens", frozenset({"admin"})),
+        Case("GET", "/cluster", frozenset({"admin"})),
         Case("POST", "/tokens", frozenset({"admin"}), {"name": "{fresh_name}", "role": "observer"}),
         Case("DELETE", "/tokens/{new_token}", frozenset({"admin"})),
     ]

@@ -26,6 +26,7 @@ from holdfire.adapters.certs import (
     CertStore,
     CertStoreError,
     ClientBundle,
+    Revocations,
     client_ssl_context,
     identity_from_peercert,
     uid_uri,
@@ -449,3 +450,64 @@ def test_client_context_loads_and_cleans_up(
     with pytest.raises(CertStoreError, match="wrong password"):
         client_ssl_context(bundle.p12_path, "atakatak")
     assert list(scratch.iterdir()) == []
+
+
+# -- revocation ------------------------------------------------------------------------------
+
+
+def test_revoke_lists_the_serial_in_a_crl_signed_by_the_ca(store: CertStore) -> None:
+    alpha = store.client("alpha", "ANDROID-a", now=NOW, host=HOST, key_type="ec-p256")
+    bravo = store.client("bravo", "ANDROID-b", now=NOW, host=HOST, key_type="ec-p256")
+    assert store.revoked_serials() == frozenset()
+    first = store.revoke("alpha", now=NOW)
+    assert (first.serial, first.already) == (alpha.serial, False)
+    store.revoke("bravo", now=NOW + timedelta(minutes=1))
+    crl = x509.load_pem_x509_crl(store.crl_path.read_bytes())
+    ca_key = load_cert(store.ca_cert_path).public_key()
+    assert isinstance(ca_key, ec.EllipticCurvePublicKey)
+    assert crl.is_signature_valid(ca_key)
+    assert crl.issuer == load_cert(store.ca_cert_path).subject
+    assert {e.serial_number for e in crl} == {alpha.serial, bravo.serial}
+    assert store.revoked_serials() == {alpha.serial, bravo.serial}
+    assert mode(store.crl_path) == 0o644
+
+
+def test_revoke_is_idempotent_and_needs_a_known_client(store: CertStore) -> None:
+    store.client("alpha", "ANDROID-a", now=NOW, host=HOST, key_type="ec-p256")
+    store.revoke("alpha", now=NOW)
+    assert store.revoke("alpha", now=NOW).already
+    assert len(store.revoked_serials()) == 1
+    with pytest.raises(CertStoreError, match="no client"):
+        store.revoke("nobody", now=NOW)
+
+
+def test_a_crl_of_another_ca_is_refused(store: CertStore, tmp_path: Path) -> None:
+    other = CertStore(tmp_path / "other")
+    other.init(now=NOW)
+    other.client("alpha", "ANDROID-a", now=NOW, host=HOST, key_type="ec-p256")
+    other.revoke("alpha", now=NOW)
+    store.crl_path.write_bytes(other.crl_path.read_bytes())
+    with pytest.raises(CertStoreError, match="not signed by this CA"):
+        store.revoked_serials()
+    with pytest.raises(CertStoreError):
+        Revocations(store)  # at start: the server does not start on it
+
+
+def test_revocations_follow_the_file_and_never_forget(store: CertStore) -> None:
+    alpha = store.client("alpha", "ANDROID-a", now=NOW, host=HOST, key_type="ec-p256")
+    watch = Revocations(store)
+    assert watch.refresh() == frozenset()
+    store.revoke("alpha", now=NOW)
+    assert watch.refresh() == {alpha.serial}
+    assert watch.refresh() == frozenset()  # unchanged file: nothing new
+    store.crl_path.write_bytes(b"garbage")  # a broken file un-revokes no one
+    assert watch.refresh() == frozenset()
+    assert watch.serials == {alpha.serial}
+
+
+def test_revoke_also_revokes_the_certificates_a_replacement_left_valid(store: CertStore) -> None:
+    first = issue(store, "alpha")
+    second = issue(store, "alpha", replace=True)
+    issue(store, "bravo")
+    store.revoke("alpha", now=NOW)
+    assert store.revoked_serials() == {first.serial, second.serial}

@@ -156,7 +156,7 @@ async def test_a_first_release_database_is_adopted_and_upgraded(db_path: Path) -
     await store.open()
     try:
         assert await store.append([PositionReported(report())], outbox="node-a") == 2
-        assert [seq for seq, _ in await store.outbox("node-a")] == [2]
+        assert [queued.seq for queued in await store.outbox("node-a")] == [2]
     finally:
         await store.close()
     with closing(sqlite3.connect(db_path)) as conn:

@@ -33,7 +33,13 @@ class NewToken:
 
 
 def new_token(
-    name: str, role: Role, *, units: tuple[str, ...] = (), by: str, now: datetime
+    name: str,
+    role: Role,
+    *,
+    units: tuple[str, ...] = (),
+    by: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> NewToken:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
@@ -44,6 +50,7 @@ def new_token(
         created_at=now,
         units=units,
         created_by=by,
+        expires_at=expires_at,
     )
     return NewToken(secret, token)
 
@@ -70,10 +77,20 @@ class TokenError(ValueError):
 
 
 async def create_token(
-    store: Store, name: str, role: Role, *, units: tuple[str, ...] = (), by: str, now: datetime
+    store: Store,
+    name: str,
+    role: Role,
+    *,
+    units: tuple[str, ...] = (),
+    by: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> NewToken:
-    """Issue a token; names are unique among active tokens, so the audit trail is unambiguous."""
-    made = new_token(name, role, units=units, by=by, now=now)
+    """Issue a token; names are unique among active tokens, so the audit trail is unambiguous.
+    A token with ``expires_at`` stops working then, on every request and open stream."""
+    if expires_at is not None and expires_at <= now:
+        raise TokenError("the expiry must be in the future")
+    made = new_token(name, role, units=units, by=by, now=now, expires_at=expires_at)
     if any(t.active and t.name == made.token.name for t in await store.list_tokens()):
         raise TokenError(f"an active token named {made.token.name!r} exists; revoke it first")
     await store.append([TokenIssued(made.token)])

@@ -4,7 +4,16 @@ What this fixes that TAK peers get wrong (tak.md §5): there is no default passw
 password is generated, or refused if it is a well-known default or short); a client certificate
 *names the uid* it may report for (design.md §5: "A TLS client may only report positions for the
 uid its certificate names"); and the store keeps one public copy of every issued client
-certificate, so revocation (a later issue) has the serials it needs.
+certificate, so revocation has the serials it needs.
+
+**Revocation.** ``revoke(name)`` adds the client's serial to ``crl.pem``, an X.509 CRL signed by
+the CA (re-signed whole on every revocation; ``next_update`` a year on, so tools that honour it
+accept it). The CoT server does not load it into OpenSSL: Python's ``ssl`` can add a CRL to a
+context but never remove or replace one, and asyncio keeps one context for the listener's
+life, so a new CRL would need undocumented context swapping. Instead :class:`Revocations`
+reads the CRL (its signature checked against the CA) whenever the file changes, the server
+looks every verified client certificate's serial up in it right after the handshake, before a
+byte is read, and cuts off open connections whose serial it newly lists.
 
 **Where the uid lives.** The uid is bound in a SubjectAlternativeName URI,
 ``urn:holdfire:uid:<uid>`` (the uid percent-encoded, RFC 3986 unreserved characters and ``:``
@@ -26,11 +35,12 @@ because the password is 96 random bits.
 
 Layout of ``<data>/certs/`` (directories 0700, private keys and client bundles 0600)::
 
-    ca.pem  ca.key  server.pem  server.key
+    ca.pem  ca.key  server.pem  server.key  crl.pem (once a client is revoked)
     clients/<name>.pem            the client certificate (public; kept for revocation)
     clients/<name>.p12            key + certificate + CA, password-protected
     clients/<name>-truststore.p12 the CA certificate, same password
     clients/<name>.zip            ATAK data package (holds the password, see CertStore.client)
+    clients/replaced/<serial>.pem earlier certificates of a replaced client (for revocation)
 
 The ``now`` passed in sets the validity periods; certificates start five minutes earlier, so a
 device whose clock is a little behind still accepts them.
@@ -41,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -64,6 +75,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+log = logging.getLogger("holdfire.certs")
+
 KeyType = Literal["ec-p256", "rsa-2048"]
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -73,6 +86,7 @@ DEFAULT_TLS_PORT = 8089
 CA_VALIDITY = timedelta(days=3652)  # 10 years
 SERVER_VALIDITY = timedelta(days=730)  # 2 years
 CLIENT_VALIDITY = timedelta(days=365)  # 1 year
+CRL_VALIDITY = timedelta(days=365)
 BACKDATE = timedelta(minutes=5)
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 PASSWORD_BYTES = 12  # secrets.token_urlsafe(12) is 16 characters, 96 bits
@@ -118,6 +132,15 @@ class ClientBundle:
 
 
 @dataclass(frozen=True)
+class Revoked:
+    """What :meth:`CertStore.revoke` did; ``already`` means the serial was listed before."""
+
+    name: str
+    serial: int
+    already: bool
+
+
+@dataclass(frozen=True)
 class TlsIdentity:
     """Who a verified TLS client certificate names. ``uid`` is None if it binds no uid."""
 
@@ -154,6 +177,10 @@ class CertStore:
     @property
     def clients_dir(self) -> Path:
         return self.directory / "clients"
+
+    @property
+    def crl_path(self) -> Path:
+        return self.directory / "crl.pem"
 
     def exists(self) -> bool:
         """True if the CA and the server certificate and their keys are all there."""
@@ -238,7 +265,8 @@ class CertStore:
         The manifest asks ATAK to delete the package after import.
 
         The data package connects to ``host:port:ssl``. Refuses to overwrite an existing client
-        of the same name unless ``replace`` (the old certificate stays valid until revoked).
+        of the same name unless ``replace``: the old certificate stays valid until revoked, and
+        is kept under ``clients/replaced/`` so that ``revoke(name)`` revokes it too.
         """
         _require_aware(now)
         _check_name(name)
@@ -276,6 +304,11 @@ class CertStore:
         )
         package = _data_package(name, p12, truststore, password, host, port)
 
+        if cert_path.exists():
+            old = _load_cert(cert_path)
+            replaced = self.clients_dir / "replaced"
+            replaced.mkdir(mode=0o700, exist_ok=True)
+            _write(replaced / f"{old.serial_number:x}.pem", _pem(old), 0o644, overwrite=True)
         _write(p12_path, p12, 0o600, overwrite=replace)
         _write(truststore_path, truststore, 0o600, overwrite=replace)
         _write(package_path, package, 0o600, overwrite=replace)
@@ -291,6 +324,76 @@ class CertStore:
             not_after=cert.not_valid_after_utc,
         )
 
+    # -- revocation --------------------------------------------------------------------------
+
+    def revoke(self, name: str, *, now: datetime) -> Revoked:
+        """List client ``name``'s certificate in the CRL; idempotent.
+
+        The CRL is rebuilt with every earlier entry plus this one, signed by the CA and
+        written atomically, so a reader sees the old list or the new one, never half of one.
+        """
+        _require_aware(now)
+        _check_name(name)
+        cert_path = self.clients_dir / f"{name}.pem"
+        if not cert_path.exists():
+            raise CertStoreError(f"no client {name!r} in {self.clients_dir}")
+        serial = _load_cert(cert_path).serial_number
+        serials = {serial} | self._replaced_serials(name)
+        ca_cert, ca_key = self._load_ca()
+        entries = list(self._crl(ca_cert)) if self.crl_path.exists() else []
+        new = serials - {entry.serial_number for entry in entries}
+        if not new:
+            return Revoked(name, serial, already=True)
+        entries += [
+            x509.RevokedCertificateBuilder()
+            .serial_number(each)
+            .revocation_date(now)
+            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+            .build()
+            for each in sorted(new)
+        ]
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca_cert.subject)
+            .last_update(now)
+            .next_update(now + CRL_VALIDITY)
+        )
+        for entry in entries:
+            builder = builder.add_revoked_certificate(entry)
+        crl = builder.sign(ca_key, hashes.SHA256())
+        _write(self.crl_path, crl.public_bytes(serialization.Encoding.PEM), 0o644, overwrite=True)
+        return Revoked(name, serial, already=False)
+
+    def _replaced_serials(self, name: str) -> set[int]:
+        """Serials of earlier certificates of ``name`` that ``client(replace=True)`` kept."""
+        serials = set()
+        for path in sorted((self.clients_dir / "replaced").glob("*.pem")):
+            cert = _load_cert(path)
+            cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            if cns and cns[0].value == name:
+                serials.add(cert.serial_number)
+        return serials
+
+    def revoked_serials(self) -> frozenset[int]:
+        """The serials the CRL lists (none without a CRL); a CRL the CA did not sign is an
+        error, never an empty list."""
+        if not self.crl_path.exists():
+            return frozenset()
+        crl = self._crl(_load_cert(self.ca_cert_path))
+        return frozenset(entry.serial_number for entry in crl)
+
+    def _crl(self, ca_cert: x509.Certificate) -> x509.CertificateRevocationList:
+        try:
+            crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise CertStoreError(f"cannot read {self.crl_path}: {exc}") from exc
+        public_key = ca_cert.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise CertStoreError(f"unsupported CA key type in {self.ca_cert_path}")
+        if crl.issuer != ca_cert.subject or not crl.is_signature_valid(public_key):
+            raise CertStoreError(f"{self.crl_path} is not signed by this CA")
+        return crl
+
     # -- TLS contexts ------------------------------------------------------------------------
 
     def server_ssl_context(self) -> ssl.SSLContext:
@@ -300,9 +403,8 @@ class CertStore:
         client purpose check, so the server certificate cannot be used as a client one). TLS
         1.2 is limited to ECDHE with AES-GCM or ChaCha20-Poly1305; TLS 1.3 suites are all AEAD.
 
-        Revocation (a later issue) belongs here, after ``load_verify_locations``: load the CRL
-        and set ``ssl.VERIFY_CRL_CHECK_LEAF``. A context reads its CRL once, so "checked on every
-        handshake" needs the context rebuilt (or swapped) when the CRL changes.
+        Revocation is checked by the server after the handshake (:class:`Revocations`), not
+        here: see the module docstring.
         """
         for path in (self.ca_cert_path, self.server_cert_path, self.server_key_path):
             if not path.exists():
@@ -403,6 +505,48 @@ class CertStore:
         )
         _write(self.server_key_path, _private_pem(key), 0o600, overwrite=True)
         _write(self.server_cert_path, _pem(cert), 0o644, overwrite=True)
+
+
+class Revocations:
+    """The CRL's serials as the running server sees them, re-read when the file changes.
+
+    ``refresh`` costs one ``stat`` when nothing changed, so it is called on every handshake
+    and by the server's watch loop. At start a CRL that cannot be read or is not signed by the
+    CA is an error (the server does not start); later such a file is logged and ignored, and
+    the serials already known stay revoked (a broken file never un-revokes anyone).
+    """
+
+    def __init__(self, store: CertStore) -> None:
+        self.store = store
+        self._seen = self._stat()
+        self.serials: frozenset[int] = store.revoked_serials()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.store.crl_path.stat()
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def refresh(self) -> frozenset[int]:
+        """Re-read the CRL if it changed; returns the serials it newly lists."""
+        seen = self._stat()
+        if seen is None or seen == self._seen:
+            return frozenset()
+        try:
+            serials = self.store.revoked_serials()
+        except CertStoreError as exc:
+            log.error("revocation list not applied: %s", exc)
+            return frozenset()
+        self._seen = seen
+        added = serials - self.serials
+        self.serials = self.serials | serials
+        return added
+
+    def revoked(self, identity: TlsIdentity) -> bool:
+        """Is this (verified) client certificate revoked? Looks at the file first."""
+        self.refresh()
+        return identity.serial in self.serials
 
 
 # -- the peer's certificate ------------------------------------------------------------------

@@ -46,12 +46,14 @@ async def token_for(ctx: ApiContext, secret: str | None) -> ApiToken | None:
         known = ctx.known_tokens.get(key)
         if known is None or now - known[1] > KNOWN_FOR:
             raise
+        if not known[0].usable(now):
+            return None
         ctx.counters["auth_from_memory"] += 1
         return known[0]
-    if token is None:
+    if token is None or not token.usable(now):
         ctx.known_tokens.pop(key, None)
-    else:
-        ctx.known_tokens[key] = (token, now)
+        return None
+    ctx.known_tokens[key] = (token, now)
     return token
 
 
@@ -62,7 +64,7 @@ async def caller(request: Request, ctx: Ctx) -> ApiToken:
     token = await token_for(ctx, secret)
     if token is None:
         ctx.counters["auth_rejected"] += 1
-        raise unauthorized("unknown or revoked token")
+        raise unauthorized("unknown, revoked or expired token")
     return token
 
 

@@ -16,7 +16,7 @@ from holdfire.api.responses import error_response
 from holdfire.codecs.json import CodecError
 from holdfire.domain.errors import DomainError, NotAllowed, NotFound
 from holdfire.geo import GeoError
-from holdfire.service.ports import StoreError
+from holdfire.service.ports import StoreError, StoreUnavailable
 
 log = logging.getLogger("holdfire.api")
 
@@ -101,9 +101,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store(_: Request, exc: StoreError) -> Response:
+        # The detail (files, hosts, ports) is for the server's operator, not for API clients.
         log.error("store error: %s", exc)
+        why = (
+            "the database cannot be reached just now"
+            if isinstance(exc, StoreUnavailable)
+            else "the store cannot take it (the server's log says why)"
+        )
         return error_response(
-            503, f"not recorded, try again: {exc}", retryable=True, headers={"Retry-After": "1"}
+            503, f"not recorded, try again: {why}", retryable=True, headers={"Retry-After": "1"}
         )
 
     @app.exception_handler(StarletteHTTPException)

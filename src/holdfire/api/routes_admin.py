@@ -67,6 +67,7 @@ def _token_out(token: ApiToken) -> dict[str, Any]:
         "created_at": format_time(token.created_at),
         "created_by": token.created_by,
         "revoked_at": None if token.revoked_at is None else format_time(token.revoked_at),
+        "expires_at": None if token.expires_at is None else format_time(token.expires_at),
     }
 
 
@@ -83,6 +84,8 @@ async def list_tokens(ctx: Ctx, _: MayAdminTokens) -> Response:
     responses={201: {"model": NewTokenOut}, 409: {"model": ErrorOut}, **ERRORS},
 )
 async def post_token(body: TokenIn, ctx: Ctx, token: MayAdminTokens) -> Response:
+    if body.expires_at is not None and body.expires_at <= ctx.service.clock.now():
+        raise ApiError(422, "expires_at: must be in the future", field="expires_at")
     try:
         made = await create_token(
             ctx.service.store,
@@ -91,6 +94,7 @@ async def post_token(body: TokenIn, ctx: Ctx, token: MayAdminTokens) -> Response
             units=tuple(body.units),
             by=token.name,
             now=ctx.service.clock.now(),
+            expires_at=body.expires_at,
         )
     except TokenError as exc:
         return error_response(409, str(exc), field="name")

@@ -126,6 +126,7 @@ class TokenIn(Strict):
     name: Name
     role: Role
     units: list[Name] = Field(default_factory=list, max_length=100)
+    expires_at: Time | None = Field(None, description="When it stops working; default never")
 
 
 class ReportIn(BaseModel):
@@ -240,4 +241,5 @@ class NewTokenOut(BaseModel):
     name: str
     role: Role
     units: list[str]
+    expires_at: str | None = None
     token: str = Field(description="The secret, shown this once")

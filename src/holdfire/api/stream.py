@@ -10,6 +10,10 @@ changes them. Each message is `{"kind", "data"}`: a track is its GeoJSON Feature
 `geometry: null` and `properties.status: "cancelled"`), a message one delivery as `GET
 /messages` lists it (sent, re-sent, acknowledged or escalated).
 
+The token is checked again every half second while the stream is open: once it is revoked or
+expires the server closes the socket with code 4401 and the reason `token revoked` or `token
+expired` (the same code as a refused sign-in: get a valid token before reconnecting).
+
 A slow client costs bounded memory and never stalls the server: track updates are coalesced to
 the latest per uid (computed when sent), other messages queue up to a limit; past it the server
 closes the socket with code 1013 (reconnect and re-read the picture).
@@ -36,6 +40,7 @@ from holdfire.codecs.json import (
     format_time,
     measure_to_feature,
 )
+from holdfire.domain.access import ApiToken
 from holdfire.domain.events import (
     AlertAcked,
     AlertRaised,
@@ -49,7 +54,7 @@ from holdfire.domain.events import (
     PositionReported,
     UnitRegistered,
 )
-from holdfire.service.ports import AlertRecord
+from holdfire.service.ports import AlertRecord, StoreUnavailable
 
 router = APIRouter()
 
@@ -58,6 +63,7 @@ AUTH_WAIT_S = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_SLOW = 1013
+TOKEN_RECHECK_S = 0.5
 
 Box = tuple[float, float, float, float]
 
@@ -188,8 +194,9 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_BAD_REQUEST, exc.message)
         return
     if secret is not None:
-        if await token_for(ctx, secret) is None:
-            await websocket.close(CLOSE_UNAUTHORIZED, "unknown or revoked token")
+        token = await token_for(ctx, secret)
+        if token is None:
+            await websocket.close(CLOSE_UNAUTHORIZED, "unknown, revoked or expired token")
             return
         await websocket.accept()
     else:
@@ -199,25 +206,55 @@ async def stream(websocket: WebSocket) -> None:
         except (TimeoutError, WebSocketDisconnect, ValueError, KeyError):
             first = None
         given = first.get("token") if isinstance(first, dict) else None
-        if not isinstance(given, str) or await token_for(ctx, given) is None:
+        token = await token_for(ctx, given) if isinstance(given, str) else None
+        if not isinstance(given, str) or token is None:
             with contextlib.suppress(Exception):
                 await websocket.close(CLOSE_UNAUTHORIZED, 'send {"token": ...} first')
             return
+        secret = given
     subscription = Subscription(ctx, kinds, bbox)
     unsubscribe = ctx.service.hub.subscribe(subscription.on_events)
     ctx.counters["stream_clients"] += 1
-    sender = asyncio.create_task(_send(websocket, subscription))
-    receiver = asyncio.create_task(_receive(websocket, subscription))
+    tasks = {
+        asyncio.create_task(_send(websocket, subscription)),
+        asyncio.create_task(_receive(websocket, subscription)),
+        asyncio.create_task(_watch_token(websocket, ctx, secret, token)),
+    }
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         unsubscribe()
         ctx.counters["stream_clients"] -= 1
-        for task in (sender, receiver):
+        for task in tasks:
             task.cancel()
-        for task in (sender, receiver):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def _watch_token(websocket: WebSocket, ctx: ApiContext, secret: str, token: ApiToken) -> None:
+    """Close the stream once its token is revoked or expires (within `TOKEN_RECHECK_S`).
+
+    The token is looked up again every `TOKEN_RECHECK_S` (one indexed read; a revocation made
+    by `holdfire token revoke` in another process reaches this one only through the store).
+    While the store cannot be reached the stream goes on, as requests do (api.auth), but the
+    expiry still holds.
+    """
+    clock = ctx.service.clock
+    while True:
+        await asyncio.sleep(TOKEN_RECHECK_S)
+        if token.expired(clock.now()):
+            reason = "token expired"
+            break
+        try:
+            if await token_for(ctx, secret) is None:
+                reason = "token expired" if token.expired(clock.now()) else "token revoked"
+                break
+        except StoreUnavailable:
+            continue
+    ctx.counters["stream_token_closed"] += 1
+    with contextlib.suppress(Exception):
+        await websocket.close(CLOSE_UNAUTHORIZED, reason)
 
 
 async def _send(websocket: WebSocket, subscription: Subscription) -> None:

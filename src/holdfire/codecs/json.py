@@ -877,6 +877,7 @@ def token_to_dict(token: ApiToken) -> JSONDict:
         "created_at": _format_time(token.created_at, "created_at"),
         "created_by": token.created_by,
         "revoked_at": _opt_time_out(token.revoked_at, "revoked_at"),
+        "expires_at": _opt_time_out(token.expires_at, "expires_at"),
     }
 
 
@@ -893,6 +894,7 @@ def token_from_dict(data: Mapping[str, Any], *, prefix: str = "") -> ApiToken:
             units=_str_tuple(d, "units", prefix),
             created_by=_str(d, "created_by", prefix, ""),
             revoked_at=_opt_time(d, "revoked_at", prefix),
+            expires_at=_opt_time(d, "expires_at", prefix),
         ),
     )
 

@@ -91,6 +91,7 @@ class ApiToken:
     units: tuple[str, ...] = ()  # uids it speaks for (a reporter's own reports)
     created_by: str = ""
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: until revoked
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -101,6 +102,13 @@ class ApiToken:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def usable(self, now: datetime) -> bool:
+        """Not revoked and not expired: what every request and open stream needs."""
+        return self.active and not self.expired(now)
 
     def bound_to(self, uid: str) -> bool:
         return uid in self.units

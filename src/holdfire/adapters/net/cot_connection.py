@@ -56,6 +56,7 @@ class CotConfig:
     ingest_batch: int = 1_000
     ingest_high_water: int = 50_000  # reports waiting for the picture before readers pause
     close_timeout_s: float = 5.0
+    revocation_poll_s: float = 0.5  # how often the CRL file is looked at (one stat)
 
 
 @dataclass(slots=True)
@@ -116,6 +117,7 @@ class CotConnection(asyncio.Protocol):
         self._refilled = time.monotonic()
         self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
         self.reading_paused = False
+        self.refused = False  # revoked at the handshake: never joined the server
         self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending
 
     # --- asyncio.Protocol ------------------------------------------------------------------
@@ -138,6 +140,18 @@ class CotConnection(asyncio.Protocol):
             identity=identity,
             uid=identity.uid if identity is not None else None,
         )
+        if identity is not None and self.server.revoked(identity):
+            # Right after the handshake, before a byte is read: it never joins.
+            log.warning(
+                "%s: certificate %s (serial %x) is revoked; refused",
+                self.peer.address,
+                identity.name,
+                identity.serial,
+            )
+            self.server.counters["revoked-refused"] += 1
+            self.refused = True
+            self.abort()
+            return
         self.server.joined(self)
 
     def data_received(self, data: bytes) -> None:
@@ -179,7 +193,8 @@ class CotConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.sink.closed = True
-        self.server.left(self)
+        if not self.refused:
+            self.server.left(self)
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ from anyone else goes to the picture (as that sender's claim, which may raise a 
 but is not routed to clients, so it cannot move the unit on anyone's map either; nor can an
 unauthenticated client take such a uid to receive its messages.
 
+Revocation: a client certificate the CA's CRL lists is refused right after the handshake,
+before anything it sent is read; the CRL file is watched (`revocation_poll_s`) and every open
+connection whose certificate it newly lists is aborted at once (see `certs.Revocations`).
+
 Flow control: a slow reader costs bounded memory (`Sink`: SA coalesced per uid, messages capped,
 then disconnect with the messages kept for it). A client that sends faster than the picture can
 take its reports is read more slowly (its socket is paused while the ingest backlog is full).
@@ -40,7 +44,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from holdfire.adapters.certs import TlsIdentity
+from holdfire.adapters.certs import Revocations, TlsIdentity
 from holdfire.adapters.net.cot_commands import CommandDesk, chat_senders
 from holdfire.adapters.net.cot_connection import (
     CotConfig,
@@ -83,8 +87,10 @@ class CotServer:
         config: CotConfig | None = None,
         tls_context: ssl.SSLContext | None = None,
         groups: GroupPolicy | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         self.service = service
+        self.revocations = revocations
         self.clock = clock
         self.config = config or CotConfig()
         self.tls_context = tls_context
@@ -211,6 +217,7 @@ class CotServer:
             self._emergency_loop(),
             self._announce_loop(),
             self._housekeeping_loop(),
+            self._revocation_loop(),
         ):
             self._spawn(work)
         return bound
@@ -251,6 +258,33 @@ class CotServer:
         task.add_done_callback(self._tasks.discard)
 
     # --- connections -----------------------------------------------------------------------
+
+    def revoked(self, identity: TlsIdentity) -> bool:
+        return self.revocations is not None and self.revocations.revoked(identity)
+
+    async def _revocation_loop(self) -> None:
+        """Watch the CRL and cut off, at once, every open connection it newly lists."""
+        if self.revocations is None:
+            return
+        while True:
+            await asyncio.sleep(self.config.revocation_poll_s)
+            self.cut_off(self.revocations.refresh())
+
+    def cut_off(self, serials: frozenset[int]) -> None:
+        """Abort the connections whose client certificate has one of these serials."""
+        if not serials:
+            return
+        for conn in list(self.clients):
+            identity = conn.peer.identity
+            if identity is not None and identity.serial in serials:
+                log.warning(
+                    "%s: certificate %s (serial %x) revoked; connection cut off",
+                    conn.peer.address,
+                    identity.name,
+                    identity.serial,
+                )
+                self.counters["revoked-cut"] += 1
+                conn.abort()
 
     def groups_for(self, identity: TlsIdentity | None) -> frozenset[str]:
         """A certificate's groups from groups.toml; everyone else the default groups."""
