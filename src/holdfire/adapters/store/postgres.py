@@ -53,6 +53,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from holdfire.adapters.store import migrations
+from holdfire.adapters.store.audit import AUDITED, CHAIN_TAIL, INSERT_LINK, Chain, Record
 from holdfire.adapters.store.encoding import (
     INSERT_EVENT,
     QUEUE_OUTBOX,
@@ -97,6 +98,7 @@ _SQL: Final[dict[Op, str]] = {
 }
 _INSERT_EVENT: Final = _pg(INSERT_EVENT) + " RETURNING seq"
 _QUEUE_OUTBOX: Final = _pg(QUEUE_OUTBOX)
+_INSERT_LINK: Final = _pg(INSERT_LINK)
 _MIGRATIONS: Final = "schema_migrations"
 _PROBE_EVERY_S: Final = 0.5  # how often a server that went away is tried again
 
@@ -401,10 +403,18 @@ class PostgresStore(ReadingStore):
                     new.append(int(seq[0]))
             seqs: list[int] = []
             queued: list[tuple[int, str]] = []
+            links: list[tuple[int, int, str, str]] = []
+            chain: Chain | None = None
+            if any(row.type in AUDITED for r in batch for row in r.rows):
+                # Under the table lock: no other node appends to the chain until COMMIT.
+                await cur.execute(CHAIN_TAIL)
+                chain = Chain(await cur.fetchone())
             given = iter(new)
             for request in batch:
                 for row in request.rows:
                     last = next(given)
+                    if chain is not None and row.type in AUDITED:
+                        links.append(chain.add(Record(last, row.type, row.at, row.body)))
                     if request.outbox is not None:
                         queued.append((last, request.outbox))
                     for op, params in row.state:
@@ -412,6 +422,8 @@ class PostgresStore(ReadingStore):
                 seqs.append(last)
             if queued:
                 await cur.executemany(_QUEUE_OUTBOX, queued)
+            if links:
+                await cur.executemany(_INSERT_LINK, links)
         return seqs
 
     # -- reading ----------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from holdfire.adapters.store import migrations
+from holdfire.adapters.store.audit import AUDITED, CHAIN_TAIL, INSERT_LINK, Chain, Record
 from holdfire.adapters.store.encoding import (
     INSERT_EVENT,
     QUEUE_OUTBOX,
@@ -406,10 +407,16 @@ class SQLiteStore(ReadingStore):
             try:
                 last = self._last_seq
                 seqs: list[int] = []
+                chain: Chain | None = None  # the chain's tail, read once an audit record comes
                 for request in batch:
                     for row in request.rows:
                         cursor = conn.execute(INSERT_EVENT, (row.type, row.at, row.body))
                         last = int(cursor.lastrowid or 0)
+                        if row.type in AUDITED:
+                            if chain is None:
+                                chain = Chain(conn.execute(CHAIN_TAIL).fetchone())
+                            record = Record(last, row.type, row.at, row.body)
+                            conn.execute(INSERT_LINK, chain.add(record))
                         if request.outbox is not None:
                             conn.execute(QUEUE_OUTBOX, (last, request.outbox))
                         for op, params in row.state:
