@@ -7,25 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from holdfire.adapters.store.audit import AUDITED, GENESIS, Record, link_hash, record_id
 from holdfire.adapters.store.factory import ManagedStore
-from holdfire.domain.decisions import Decision, DecisionKind, FiredNotice
-from holdfire.domain.events import (
-    CheckEvaluated,
-    CheckFired,
-    DecisionRecorded,
-    Event,
-    MeasureCancelled,
-    MeasureDefined,
-    PositionReported,
-)
-from holdfire.domain.measures import MeasureKind
-from support.records import T0, clearance, measure, report
+from holdfire.domain.events import PositionReported
+from support.records import audit_events, report
 from support.stores import BACKENDS, Backend, backend
 
 pytestmark = pytest.mark.integration
@@ -45,35 +34,6 @@ async def store(db: Backend) -> AsyncIterator[ManagedStore]:
         yield opened
     finally:
         await opened.close()
-
-
-def audit_events(n: int, prefix: str = "c") -> list[Event]:
-    """``n`` audit records of every kind in turn, with a position report between them."""
-    events: list[Event] = []
-    for i in range(n):
-        key = f"{prefix}{i}"
-        at = T0 + timedelta(minutes=i)
-        match i % 5:
-            case 0:
-                events.append(CheckEvaluated(clearance(key, at)))
-            case 1:
-                notice = FiredNotice(key, "c0", at, at, "fires-1")
-                events.append(CheckFired(notice))
-            case 2:
-                events.append(DecisionRecorded(decision(key)))
-            case 3:
-                events.append(MeasureDefined(measure(key, MeasureKind.CHECKFIRE), at, "planner"))
-            case _:
-                events.append(MeasureCancelled(f"{prefix}3", at, "planner"))
-        events.append(PositionReported(report("U1", at)))
-    return events
-
-
-def decision(key: str) -> Decision:
-    return Decision(
-        key, "c0", DecisionKind.DANGER_CLOSE_ACCEPTED, "Maj Smith", "VIPER-6", "JS",
-        T0 + timedelta(hours=1), T0, "fires-1",
-    )  # fmt: skip
 
 
 def drop_append_only(db: Backend) -> None:

@@ -11,8 +11,9 @@ A bundle is a zip file holding:
   public key (raw Ed25519, hex);
 - ``manifest.sig``: the Ed25519 signature of ``manifest.json``'s bytes, hex.
 
-The excerpt is contiguous in the chain: from the first record at or after ``since`` to the last
-at or before ``until``, so it is verified exactly like the whole chain, from its anchor.
+The excerpt is contiguous in the chain: from the first record whose time is within ``since`` ..
+``until`` to the last one whose time is (the records between them are included whatever their
+time), so it is verified exactly like the whole chain, from its anchor.
 Verifying checks, in order: the zip, the signature (against the key in the manifest, and
 against the key the investigator was given if one is passed, since anyone can sign a forged
 bundle with a key of their own), the files' digests, then the chain itself.
@@ -29,6 +30,7 @@ import json
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,13 +141,16 @@ def _read_key(path: Path) -> Ed25519PrivateKey:
 def _select(
     trail: AuditTrail, since: datetime | None, until: datetime | None
 ) -> tuple[tuple[int, str], list[Link]]:
-    """The contiguous run of links from the first record at/after ``since`` to the last
-    at/before ``until``, and the anchor the first of them follows."""
+    """The contiguous run of links from the first record whose time is in the range to the last
+    one whose time is, and the anchor the first of them follows."""
     links = sorted(trail.links, key=lambda item: item.pos)
-    times = [parse_time(trail.records[item.seq].at) for item in links]
-    first = next((i for i, t in enumerate(times) if since is None or t >= since), len(links))
-    last = max((i for i, t in enumerate(times) if until is None or t <= until), default=-1)
-    chosen = links[first : last + 1]
+    inside = [
+        i
+        for i, item in enumerate(links)
+        if (since is None or parse_time(trail.records[item.seq].at) >= since)
+        and (until is None or parse_time(trail.records[item.seq].at) <= until)
+    ]
+    chosen = links[inside[0] : inside[-1] + 1] if inside else []
     anchor = (chosen[0].pos - 1, chosen[0].prev) if chosen else (0, GENESIS)
     return anchor, chosen
 
@@ -248,7 +253,7 @@ def _members(path: Path) -> dict[str, bytes]:
             return {n: bundle.read(n) for n in (_MANIFEST, _SIGNATURE, _RECORDS, _CHAIN)}
     except OSError as error:
         raise BundleError(f"cannot read {path}: {error.strerror or error}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError) as error:
         # A changed byte shows up here first: the zip's own CRC or structure no longer holds.
         raise _fail(f"the zip file is damaged ({error})") from None
 
