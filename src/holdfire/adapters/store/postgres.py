@@ -16,14 +16,16 @@ Concurrency. Sequence numbers come from the identity column ``events.seq``. Each
 transaction first takes ``LOCK TABLE events IN EXCLUSIVE MODE`` (readers are not blocked), so
 appends from every process on the database are serialised and sequence numbers become visible
 in commit order: a reader that has seen seq N will never later see a smaller one appear, which
-is what catching up with ``events(after_seq)`` relies on. Nothing about the log is cached in the
+is what catching up with ``events(after_seq)`` relies on; it is also why each node can link
+its audit records to the chain's last one, read inside that lock
+(:mod:`holdfire.adapters.store.audit`). Nothing about the log is cached in the
 process: ``append([])`` and ``load`` read the last sequence number from the database.
 
 Layout. The tables, indexes and triggers of the SQLite store (see ``migrations/postgres``), in
 the first schema of the connection's ``search_path`` (choose another with
 ``?options=-csearch_path%3DNAME`` in the URL). Bodies are ``text`` holding the codec's JSON
 exactly as written; ``ord`` identity columns give the insertion order SQLite's ``rowid`` gives.
-Append-only tables (events, checks, check records) refuse UPDATE, DELETE and TRUNCATE by
+Append-only tables (events, checks, check records, the audit chain) refuse UPDATE, DELETE and TRUNCATE by
 trigger. Migrations run under an advisory lock, so nodes starting together do not race.
 
 Errors are translated at this edge (:mod:`holdfire.adapters.store.pg_errors`): a server that

@@ -32,8 +32,9 @@ Layout (``migrations/sqlite``): ``events`` (append-only; triggers refuse UPDATE 
 newer one), ``measures`` (cancelling sets ``status`` to ``cancelled``), ``checks`` (append-only
 audit, indexed for the filters of ``list_checks``), ``alerts`` with their acks and clears,
 ``check_records``, ``pairings``, ``messages``, ``deliveries``, ``mailbox``, ``tokens`` (one
-active token per name), ``outbox`` (seqs queued for a cluster node to publish) and
-``schema_migrations``. ``schema_version`` holds the latest version applied, which a holdfire of
+active token per name), ``outbox`` (seqs queued for a cluster node to publish),
+``audit_chain`` (the hash link of each audit record, written in its append transaction; see
+:mod:`holdfire.adapters.store.audit`) and ``schema_migrations``. ``schema_version`` holds the latest version applied, which a holdfire of
 the first release reads (and so refuses a newer database). Times used for ordering are stored
 as integer microseconds since the Unix epoch (``*_us``) next to their RFC 3339 text. Bodies are
 the JSON of :mod:`holdfire.codecs.json`, encoded by :mod:`holdfire.adapters.store.encoding`.
