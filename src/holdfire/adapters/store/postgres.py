@@ -25,8 +25,9 @@ Layout. The tables, indexes and triggers of the SQLite store (see ``migrations/p
 the first schema of the connection's ``search_path`` (choose another with
 ``?options=-csearch_path%3DNAME`` in the URL). Bodies are ``text`` holding the codec's JSON
 exactly as written; ``ord`` identity columns give the insertion order SQLite's ``rowid`` gives.
-Append-only tables (events, checks, check records, the audit chain) refuse UPDATE, DELETE and TRUNCATE by
-trigger. Migrations run under an advisory lock, so nodes starting together do not race.
+Append-only tables (events, checks, check records, the audit chain) refuse UPDATE, DELETE
+and TRUNCATE by trigger. Migrations run under an advisory lock, so nodes starting together do
+not race.
 
 Errors are translated at this edge (:mod:`holdfire.adapters.store.pg_errors`): a server that
 cannot be reached or a lost connection is ``StoreUnavailable``, anything else ``StoreError``;

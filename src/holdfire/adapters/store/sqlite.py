@@ -34,8 +34,9 @@ audit, indexed for the filters of ``list_checks``), ``alerts`` with their acks a
 ``check_records``, ``pairings``, ``messages``, ``deliveries``, ``mailbox``, ``tokens`` (one
 active token per name), ``outbox`` (seqs queued for a cluster node to publish),
 ``audit_chain`` (the hash link of each audit record, written in its append transaction; see
-:mod:`holdfire.adapters.store.audit`) and ``schema_migrations``. ``schema_version`` holds the latest version applied, which a holdfire of
-the first release reads (and so refuses a newer database). Times used for ordering are stored
+:mod:`holdfire.adapters.store.audit`) and ``schema_migrations``. ``schema_version`` holds
+the latest version applied, which a holdfire of the first release reads (and so refuses a
+newer database). Times used for ordering are stored
 as integer microseconds since the Unix epoch (``*_us``) next to their RFC 3339 text. Bodies are
 the JSON of :mod:`holdfire.codecs.json`, encoded by :mod:`holdfire.adapters.store.encoding`.
 Opening applies migrations by the start-up rule of :mod:`holdfire.adapters.store.migrations`
