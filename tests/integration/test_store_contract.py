@@ -569,11 +569,15 @@ async def test_a_fresh_database_gets_every_migration(db: Backend) -> None:
     store = db.store()
     before = await store.schema_status()
     assert before.applied == ()
-    assert [m.version for m in before.pending] == [1, 2]
+    assert [m.version for m in before.pending] == [1, 2, 3]
     await store.open()
     await store.close()
     after = await store.schema_status()
-    assert [(a.version, a.name) for a in after.applied] == [(1, "schema"), (2, "outbox")]
+    assert [(a.version, a.name) for a in after.applied] == [
+        (1, "schema"),
+        (2, "outbox"),
+        (3, "audit_chain"),
+    ]
     assert after.pending == ()
     assert await store.migrate() == ()  # nothing left to do
 
@@ -599,15 +603,15 @@ async def test_a_migration_not_safe_at_start_needs_holdfire_migrate(
     shipped = migrations.available
 
     def with_a_rewrite(backend: migrations.Backend) -> tuple[Migration, ...]:
-        rewrite = Migration(3, "rewrite", "CREATE INDEX events_type ON events (type);", False)
+        rewrite = Migration(4, "rewrite", "CREATE INDEX events_type ON events (type);", False)
         return (*shipped(backend), rewrite)
 
     monkeypatch.setattr(migrations, "available", with_a_rewrite)
-    with pytest.raises(MigrationRequired, match=r"0003_rewrite.*holdfire migrate"):
+    with pytest.raises(MigrationRequired, match=r"0004_rewrite.*holdfire migrate"):
         await db.store().open()
     status = await db.store().schema_status()
-    assert [m.label for m in status.pending] == ["0003_rewrite"]
-    assert [m.label for m in await db.store().migrate()] == ["0003_rewrite"]
+    assert [m.label for m in status.pending] == ["0004_rewrite"]
+    assert [m.label for m in await db.store().migrate()] == ["0004_rewrite"]
     again = db.store()
     await again.open()
     try:

@@ -164,14 +164,17 @@ async def test_an_upgrade_from_0001_adds_the_outbox_at_start(schema: tuple[str, 
     store = PostgresStore(url)
     status = await store.schema_status()
     assert [a.version for a in status.applied] == [1]
-    assert [(m.label, m.safe_at_start) for m in status.pending] == [("0002_outbox", True)]
+    assert [(m.label, m.safe_at_start) for m in status.pending] == [
+        ("0002_outbox", True),
+        ("0003_audit_chain", True),
+    ]
     await store.open()
     try:
         assert await store.append([PositionReported(report())], outbox="node-a") == 1
         assert [queued.seq for queued in await store.outbox("node-a")] == [1]
     finally:
         await store.close()
-    assert [a.version for a in (await store.schema_status()).applied] == [1, 2]
+    assert [a.version for a in (await store.schema_status()).applied] == [1, 2, 3]
 
 
 async def test_a_schema_with_foreign_tables_is_refused(schema: tuple[str, str]) -> None:
@@ -295,13 +298,19 @@ def test_holdfire_migrate_and_its_status(schema: tuple[str, str], tmp_path: Path
     assert lines[0] == "store: PostgreSQL database 'postgres' at 127.0.0.1:5432 (user postgres)"
     assert lines[1].startswith("pending  0001_schema  (an empty database gets every")
     assert lines[2].startswith("pending  0002_outbox")
+    assert lines[3].startswith("pending  0003_audit_chain")
     done = _holdfire("migrate", "--db", url)
     assert done.returncode == 0, done.stderr
     assert "applied  0001_schema" in done.stdout and "applied  0002_outbox" in done.stdout
+    assert "applied  0003_audit_chain" in done.stdout
     after = _holdfire("migrate", "--db", url, "--status")
     assert after.returncode == 0, after.stderr
-    applied = [line.split()[:2] for line in after.stdout.splitlines()[1:3]]
-    assert applied == [["applied", "0001_schema"], ["applied", "0002_outbox"]]
+    applied = [line.split()[:2] for line in after.stdout.splitlines()[1:4]]
+    assert applied == [
+        ["applied", "0001_schema"],
+        ["applied", "0002_outbox"],
+        ["applied", "0003_audit_chain"],
+    ]
     assert after.stdout.splitlines()[-1] == "up to date"
 
 

@@ -1,4 +1,5 @@
-"""Small records for store tests: reports, measures, checks and alerts at a fixed time."""
+"""Small records for store tests: reports, measures, checks, alerts and audit records at a
+fixed time."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 from holdfire.domain.alerts import Alert, AlertKind
 from holdfire.domain.checks import CheckRequest, Clearance, Reason, ReasonCode, Target, Verdict
-from holdfire.domain.events import AlertRaised
+from holdfire.domain.decisions import Decision, DecisionKind, FiredNotice
+from holdfire.domain.events import (
+    AlertRaised,
+    CheckEvaluated,
+    CheckFired,
+    DecisionRecorded,
+    Event,
+    MeasureCancelled,
+    MeasureDefined,
+    PositionReported,
+)
 from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind
 from holdfire.domain.reports import PositionReport
 
@@ -81,3 +92,32 @@ def alert(aid: str = "a1") -> AlertRaised:
         alert_id=aid,
         alert=Alert(kind=AlertKind.STALE, subjects=("U1",), detail="U1 is stale", created_at=T0),
     )
+
+
+def audit_events(n: int, prefix: str = "c") -> list[Event]:
+    """``n`` audit records of every kind in turn, with a position report between them."""
+    events: list[Event] = []
+    for i in range(n):
+        key = f"{prefix}{i}"
+        at = T0 + timedelta(minutes=i)
+        match i % 5:
+            case 0:
+                events.append(CheckEvaluated(clearance(key, at)))
+            case 1:
+                notice = FiredNotice(key, "c0", at, at, "fires-1")
+                events.append(CheckFired(notice))
+            case 2:
+                events.append(DecisionRecorded(decision(key)))
+            case 3:
+                events.append(MeasureDefined(measure(key, MeasureKind.CHECKFIRE), at, "planner"))
+            case _:
+                events.append(MeasureCancelled(f"{prefix}3", at, "planner"))
+        events.append(PositionReported(report("U1", at)))
+    return events
+
+
+def decision(key: str) -> Decision:
+    return Decision(
+        key, "c0", DecisionKind.DANGER_CLOSE_ACCEPTED, "Maj Smith", "VIPER-6", "JS",
+        T0 + timedelta(hours=1), T0, "fires-1",
+    )  # fmt: skip

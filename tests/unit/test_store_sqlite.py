@@ -40,9 +40,9 @@ async def test_settings_wal_full_foreign_keys(store: SQLiteStore, db_path: Path)
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     with closing(sqlite3.connect(db_path)) as other:
         migrated = other.execute("SELECT version FROM schema_migrations ORDER BY version")
-        assert migrated.fetchall() == [(1,), (2,)]
+        assert migrated.fetchall() == [(1,), (2,), (3,)]
         # what a holdfire of the first release reads, and refuses as newer than itself
-        assert other.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert other.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
 
 
 # -- errors translated into StoreError --------------------------------------------------------
@@ -141,7 +141,8 @@ async def test_a_directory_means_the_file_inside_it(db_path: Path) -> None:
 
 async def test_a_first_release_database_is_adopted_and_upgraded(db_path: Path) -> None:
     """A database holdfire wrote before versioned migrations: migration 0001's schema and
-    ``schema_version`` 1. It counts as at migration 1; the outbox (0002) is added at start."""
+    ``schema_version`` 1. It counts as at migration 1; the outbox (0002) and the audit chain (0003)
+    are added at start."""
     [first] = [m for m in migrations.available("sqlite") if m.version == 1]
     with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
         conn.executescript(first.sql)
@@ -152,7 +153,7 @@ async def test_a_first_release_database_is_adopted_and_upgraded(db_path: Path) -
     store = SQLiteStore(db_path)
     status = await store.schema_status()
     assert [a.version for a in status.applied] == [1]
-    assert [m.label for m in status.pending] == ["0002_outbox"]
+    assert [m.label for m in status.pending] == ["0002_outbox", "0003_audit_chain"]
     await store.open()
     try:
         assert await store.append([PositionReported(report())], outbox="node-a") == 2
@@ -161,7 +162,7 @@ async def test_a_first_release_database_is_adopted_and_upgraded(db_path: Path) -
         await store.close()
     with closing(sqlite3.connect(db_path)) as conn:
         rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
-        assert rows.fetchall() == [(1, "adopted"), (2, "outbox")]
+        assert rows.fetchall() == [(1, "adopted"), (2, "outbox"), (3, "audit_chain")]
 
 
 async def test_a_database_with_foreign_tables_is_refused(db_path: Path) -> None:

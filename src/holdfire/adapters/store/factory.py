@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from holdfire.adapters.store.audit import AuditTrail
 from holdfire.adapters.store.migrations import Migration, SchemaStatus
 from holdfire.adapters.store.postgres import PostgresStore
 from holdfire.adapters.store.sqlite import DB_FILENAME, SQLiteStore
@@ -18,7 +19,8 @@ class DbUrlError(ValueError):
 
 
 class ManagedStore(Store, Protocol):
-    """A store whose schema can be inspected and migrated (``holdfire migrate``)."""
+    """A store whose schema can be inspected and migrated (``holdfire migrate``) and whose
+    audit chain can be read (``holdfire audit``)."""
 
     @property
     def where(self) -> str:
@@ -28,6 +30,8 @@ class ManagedStore(Store, Protocol):
     async def schema_status(self) -> SchemaStatus: ...
 
     async def migrate(self) -> tuple[Migration, ...]: ...
+
+    async def audit_trail(self) -> AuditTrail: ...
 
 
 def _is_postgres(db: str | None) -> bool:

@@ -16,15 +16,18 @@ Concurrency. Sequence numbers come from the identity column ``events.seq``. Each
 transaction first takes ``LOCK TABLE events IN EXCLUSIVE MODE`` (readers are not blocked), so
 appends from every process on the database are serialised and sequence numbers become visible
 in commit order: a reader that has seen seq N will never later see a smaller one appear, which
-is what catching up with ``events(after_seq)`` relies on. Nothing about the log is cached in the
+is what catching up with ``events(after_seq)`` relies on; it is also why each node can link
+its audit records to the chain's last one, read inside that lock
+(:mod:`holdfire.adapters.store.audit`). Nothing about the log is cached in the
 process: ``append([])`` and ``load`` read the last sequence number from the database.
 
 Layout. The tables, indexes and triggers of the SQLite store (see ``migrations/postgres``), in
 the first schema of the connection's ``search_path`` (choose another with
 ``?options=-csearch_path%3DNAME`` in the URL). Bodies are ``text`` holding the codec's JSON
 exactly as written; ``ord`` identity columns give the insertion order SQLite's ``rowid`` gives.
-Append-only tables (events, checks, check records) refuse UPDATE, DELETE and TRUNCATE by
-trigger. Migrations run under an advisory lock, so nodes starting together do not race.
+Append-only tables (events, checks, check records, the audit chain) refuse UPDATE, DELETE
+and TRUNCATE by trigger. Migrations run under an advisory lock, so nodes starting together do
+not race.
 
 Errors are translated at this edge (:mod:`holdfire.adapters.store.pg_errors`): a server that
 cannot be reached or a lost connection is ``StoreUnavailable``, anything else ``StoreError``;
@@ -53,6 +56,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from holdfire.adapters.store import migrations
+from holdfire.adapters.store.audit import AUDITED, CHAIN_TAIL, INSERT_LINK, Chain, Record
 from holdfire.adapters.store.encoding import (
     INSERT_EVENT,
     QUEUE_OUTBOX,
@@ -97,6 +101,7 @@ _SQL: Final[dict[Op, str]] = {
 }
 _INSERT_EVENT: Final = _pg(INSERT_EVENT) + " RETURNING seq"
 _QUEUE_OUTBOX: Final = _pg(QUEUE_OUTBOX)
+_INSERT_LINK: Final = _pg(INSERT_LINK)
 _MIGRATIONS: Final = "schema_migrations"
 _PROBE_EVERY_S: Final = 0.5  # how often a server that went away is tried again
 
@@ -401,10 +406,18 @@ class PostgresStore(ReadingStore):
                     new.append(int(seq[0]))
             seqs: list[int] = []
             queued: list[tuple[int, str]] = []
+            links: list[tuple[int, int, str, str]] = []
+            chain: Chain | None = None
+            if any(row.type in AUDITED for r in batch for row in r.rows):
+                # Under the table lock: no other node appends to the chain until COMMIT.
+                await cur.execute(CHAIN_TAIL)
+                chain = Chain(await cur.fetchone())
             given = iter(new)
             for request in batch:
                 for row in request.rows:
                     last = next(given)
+                    if chain is not None and row.type in AUDITED:
+                        links.append(chain.add(Record(last, row.type, row.at, row.body)))
                     if request.outbox is not None:
                         queued.append((last, request.outbox))
                     for op, params in row.state:
@@ -412,6 +425,8 @@ class PostgresStore(ReadingStore):
                 seqs.append(last)
             if queued:
                 await cur.executemany(_QUEUE_OUTBOX, queued)
+            if links:
+                await cur.executemany(_INSERT_LINK, links)
         return seqs
 
     # -- reading ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from holdfire.adapters.store.audit import AUDITED, AuditTrail, Link, Record
 from holdfire.adapters.store.encoding import (
     KEPT_ALERTS,
     decode_body,
@@ -337,6 +338,37 @@ class Reads:
         sql = f"SELECT id, body FROM tokens ORDER BY {self._order}"
         return _one(sql, (), lambda rows: list(self._all("token", rows, token_from_dict)))
 
+    # -- the audit chain --------------------------------------------------------------------
+
+    def audit_trail(self) -> Query[AuditTrail]:
+        tags = ", ".join(f"'{tag}'" for tag in sorted(AUDITED))
+        statements: tuple[Statement, ...] = (
+            (
+                "SELECT c.pos, c.seq, c.prev, c.hash, e.type, e.at, e.body FROM audit_chain c "
+                "LEFT JOIN events e ON e.seq = c.seq ORDER BY c.pos",
+                (),
+            ),
+            (
+                f"SELECT seq, type, at, body FROM events WHERE type IN ({tags}) "
+                "AND seq NOT IN (SELECT seq FROM audit_chain) ORDER BY seq",
+                (),
+            ),
+        )
+
+        def finish(results: list[Rows]) -> AuditTrail:
+            chained, unchained = results
+            links = tuple(Link(int(p), int(s), str(v), str(h)) for p, s, v, h, *_ in chained)
+            records = {
+                int(seq): Record(int(seq), str(t), str(at), str(body))
+                for _, seq, _, _, t, at, body in chained
+                if body is not None
+            }
+            for seq, t, at, body in unchained:
+                records[int(seq)] = Record(int(seq), str(t), str(at), str(body))
+            return AuditTrail(links, records, tuple(int(row[0]) for row in unchained))
+
+        return Query(statements, finish)
+
 
 class ReadingStore(ABC):
     """The read half of the Store port, answered by running :class:`Reads` queries; a store
@@ -422,3 +454,7 @@ class ReadingStore(ABC):
 
     async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
         return await self._read(self._reads.events(after_seq, limit))
+
+    async def audit_trail(self) -> AuditTrail:
+        """The audit chain and the log's audit records, in one snapshot."""
+        return await self._read(self._reads.audit_trail())

@@ -32,9 +32,11 @@ Layout (``migrations/sqlite``): ``events`` (append-only; triggers refuse UPDATE 
 newer one), ``measures`` (cancelling sets ``status`` to ``cancelled``), ``checks`` (append-only
 audit, indexed for the filters of ``list_checks``), ``alerts`` with their acks and clears,
 ``check_records``, ``pairings``, ``messages``, ``deliveries``, ``mailbox``, ``tokens`` (one
-active token per name), ``outbox`` (seqs queued for a cluster node to publish) and
-``schema_migrations``. ``schema_version`` holds the latest version applied, which a holdfire of
-the first release reads (and so refuses a newer database). Times used for ordering are stored
+active token per name), ``outbox`` (seqs queued for a cluster node to publish),
+``audit_chain`` (the hash link of each audit record, written in its append transaction; see
+:mod:`holdfire.adapters.store.audit`) and ``schema_migrations``. ``schema_version`` holds
+the latest version applied, which a holdfire of the first release reads (and so refuses a
+newer database). Times used for ordering are stored
 as integer microseconds since the Unix epoch (``*_us``) next to their RFC 3339 text. Bodies are
 the JSON of :mod:`holdfire.codecs.json`, encoded by :mod:`holdfire.adapters.store.encoding`.
 Opening applies migrations by the start-up rule of :mod:`holdfire.adapters.store.migrations`
@@ -57,6 +59,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from holdfire.adapters.store import migrations
+from holdfire.adapters.store.audit import AUDITED, CHAIN_TAIL, INSERT_LINK, Chain, Record
 from holdfire.adapters.store.encoding import (
     INSERT_EVENT,
     QUEUE_OUTBOX,
@@ -406,10 +409,16 @@ class SQLiteStore(ReadingStore):
             try:
                 last = self._last_seq
                 seqs: list[int] = []
+                chain: Chain | None = None  # the chain's tail, read once an audit record comes
                 for request in batch:
                     for row in request.rows:
                         cursor = conn.execute(INSERT_EVENT, (row.type, row.at, row.body))
                         last = int(cursor.lastrowid or 0)
+                        if row.type in AUDITED:
+                            if chain is None:
+                                chain = Chain(conn.execute(CHAIN_TAIL).fetchone())
+                            record = Record(last, row.type, row.at, row.body)
+                            conn.execute(INSERT_LINK, chain.add(record))
                         if request.outbox is not None:
                             conn.execute(QUEUE_OUTBOX, (last, request.outbox))
                         for op, params in row.state:
