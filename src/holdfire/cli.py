@@ -878,8 +878,23 @@ def audit_verify(
         typer.Option("--bundle", metavar="FILE", help="Verify an exported bundle instead."),
     ] = None,
     key: KeyOption = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            metavar="HASH",
+            help="A hash printed earlier (by verify, or in a bundle's manifest) and kept "
+            "elsewhere: the chain must still pass through it.",
+        ),
+    ] = None,
 ) -> None:
-    """Walk the audit chain: exit 0 if intact, 1 naming the first broken record."""
+    """Walk the audit chain: exit 0 if intact, 1 naming the first broken record.
+
+    Someone who can write the database could rewrite records and every hash after them;
+    `--expect` catches that, since a rewritten chain no longer passes through a hash kept
+    from before."""
+    if expect is not None and not re.fullmatch(r"[0-9a-f]{64}", expect.strip().lower()):
+        raise _usage("--expect: a hash is 64 hexadecimal digits, as verify prints it")
     if bundle is not None:
         _bundle_check(bundle, key)
         return
@@ -888,6 +903,15 @@ def audit_verify(
     print(check)
     if not check.intact:
         raise typer.Exit(1)
+    if expect is not None:
+        wanted = expect.strip().lower()
+        if wanted not in {link.hash for link in trail.links}:
+            print(
+                f"but the chain does not pass through {wanted}: the records before it were "
+                "rewritten, or it is the hash of another chain"
+            )
+            raise typer.Exit(1)
+        print(f"and it passes through {wanted}")
 
 
 @audit_app.command("verify-bundle")

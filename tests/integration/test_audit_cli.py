@@ -56,6 +56,20 @@ def test_verify_says_intact_with_the_count_and_last_hash(filled: Backend) -> Non
     assert result.stdout.strip() == f"audit chain intact (10 records, last hash {last})"
 
 
+def test_verify_expect_holds_the_chain_to_a_hash_kept_from_before(filled: Backend) -> None:
+    [(kept,)] = filled.rows("SELECT hash FROM audit_chain WHERE pos = 5")
+    result = run("audit", "verify", *where(filled), "--expect", kept.upper())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"and it passes through {kept}"
+    # A chain rewritten from before that point (every hash recomputed) no longer holds it.
+    other = "ab" * 32
+    result = run("audit", "verify", *where(filled), "--expect", other)
+    assert result.returncode == 1
+    assert f"does not pass through {other}" in result.stdout
+    result = run("audit", "verify", *where(filled), "--expect", "not-a-hash")
+    assert result.returncode == 2 and "64 hexadecimal digits" in result.stderr
+
+
 def test_verify_names_the_first_broken_record_and_exits_1(filled: Backend) -> None:
     if filled.db is None:
         filled.execute("DROP TRIGGER events_no_update")
