@@ -13,12 +13,12 @@ import pytest
 
 from holdfire.adapters.bus.nats import MAX_CHUNK_EVENTS, _chunks
 from holdfire.adapters.catalog import load_catalog
+from holdfire.adapters.store.encoding import encode
 from holdfire.adapters.store.spool import CheckSpoolFile
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.codecs.cluster import (
     NodeStatus,
     cot_envelope,
-    event_body,
     events_envelope,
     node_status_to_bytes,
     read_cot_envelope,
@@ -99,7 +99,7 @@ async def service(tmp_path: Path) -> Service:
 
 def test_an_events_envelope_round_trips_with_their_sequences_and_origin() -> None:
     first, second = PositionReported(report("u1")), PositionReported(report("u2"))
-    wire = events_envelope("node-a", [(42, event_body(first)), (44, event_body(second))])
+    wire = events_envelope("node-a", [(42, encode(first).body), (44, encode(second).body)])
     assert read_events_envelope(wire) == ("node-a", [(42, first), (44, second)])
 
 

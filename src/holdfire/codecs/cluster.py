@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from holdfire.codecs.json import CodecError, event_from_dict, event_to_dict, format_time, parse_time
+from holdfire.codecs.json import CodecError, event_from_dict, format_time, parse_time
 from holdfire.domain.events import Event
 
 MAX_COT_BYTES = 1 << 20  # a relayed CoT event is never bigger than a client may send
@@ -60,11 +60,6 @@ def events_envelope(node: str, stored: Sequence[tuple[int, str]]) -> bytes:
     shape of `event_to_dict`), not decoded and encoded again."""
     items = ",".join(f'{{"seq":{int(seq)},"event":{body}}}' for seq, body in stored)
     return f'{{"node":{_dumps(node).decode()},"events":[{items}]}}'.encode()
-
-
-def event_body(event: Event) -> str:
-    """An event's JSON text, as a store keeps it."""
-    return _dumps(event_to_dict(event)).decode()
 
 
 def read_events_envelope(data: bytes) -> tuple[str, list[tuple[int, Event]]]:

@@ -19,9 +19,10 @@ import json
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from holdfire.codecs.json import CodecError, event_from_dict, event_to_dict
+from holdfire.adapters.store.encoding import encode
+from holdfire.codecs.json import CodecError, event_from_dict
 from holdfire.domain.events import CheckEvaluated, Event
 from holdfire.service.ports import Store, StoreError, StoreUnavailable
 
@@ -43,7 +44,9 @@ class CheckSpoolFile:
         self._every_s = every_s
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self.written = 0  # records flushed into the store since start
+        # Whether the file may hold records: true at start (a run before may have left some)
+        # and after each keep, false once a flush emptied it, so an idle server does no I/O.
+        self._waiting = True
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -52,11 +55,11 @@ class CheckSpoolFile:
         conn.execute(_SCHEMA)
         return conn
 
-    def _run(self, sql: str, params: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    def _run(self, sql: str, params: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             conn = self._connect()
             try:
-                return [(str(a), str(b)) for a, b in conn.execute(sql, params).fetchall()]
+                return conn.execute(sql, params).fetchall()
             finally:
                 conn.close()
         except sqlite3.Error as exc:
@@ -65,18 +68,19 @@ class CheckSpoolFile:
     async def keep(self, event: Event) -> None:
         if not isinstance(event, CheckEvaluated):
             raise StoreError("only check records are spooled")
-        body = json.dumps(event_to_dict(event), allow_nan=False, separators=(",", ":"))
+        body = encode(event).body  # the text the store will keep
         async with self._lock:
             await asyncio.to_thread(
                 self._run,
                 "INSERT OR REPLACE INTO spool (id, body) VALUES (?, ?)",
                 (event.clearance.id, body),
             )
+            self._waiting = True
         log.warning("check %s answered while the store is down: spooled", event.clearance.id)
 
     async def pending(self) -> int:
-        rows = await asyncio.to_thread(self._run, "SELECT 'n', COUNT(*) FROM spool")
-        return int(rows[0][1])
+        rows = await asyncio.to_thread(self._run, "SELECT COUNT(*) FROM spool")
+        return int(rows[0][0])
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="holdfire-spool")
@@ -91,7 +95,8 @@ class CheckSpoolFile:
     async def _loop(self) -> None:
         while True:
             try:
-                await self.flush()
+                if self._waiting:
+                    await self.flush()
             except StoreUnavailable:
                 pass  # still down; the records wait
             except StoreError as exc:
@@ -112,7 +117,7 @@ class CheckSpoolFile:
                     await self._store.append([event], outbox=self._outbox)
                 await asyncio.to_thread(self._run, "DELETE FROM spool WHERE id = ?", (check_id,))
                 done += 1
-            self.written += done
+            self._waiting = False
             if done:
                 log.info("%d spooled check record(s) written to the store", done)
             return done
