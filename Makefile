@@ -14,9 +14,14 @@ BROWSER_PKGS := chromium fonts-nanum
 
 .PHONY: install web browser run demo test lint typecheck unit bench soak fuzz fuzz-props clean
 
-$(STAMP): pyproject.toml
+# setup.py compiles these modules with mypyc, in place: a change to one rebuilds them all, and
+# compiled files left from an earlier list go first (an extension module shadows its source).
+COMPILED := $(shell sed -n 's/^ *"\(src\/holdfire\/.*\.py\)",$$/\1/p' setup.py)
+
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	find src -name '*.so' -delete
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

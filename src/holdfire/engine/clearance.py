@@ -28,7 +28,7 @@ from holdfire.domain.numbers import require_distance, require_instant, require_l
 from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
-from holdfire.engine.picture import Picture
+from holdfire.engine.picture import Picture, Weighing
 from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, to_mgrs
 
 VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
@@ -250,26 +250,15 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     for i, d, r in zip(hits.tolist(), distances[hits].tolist(), radii[hits].tolist(), strict=True):
         entry = found.entry(i)
         uid = entry.uid
-        track = picture.track(uid)
-        if track is None or not picture.weighed(uid):
+        weighing = picture.weighing(uid)
+        if weighing is None or not weighing.affiliation.protected:
             continue
-        affiliation = picture.affiliation_of(uid)
-        if not affiliation.protected:
-            continue
-        own = track.own
-        report = (
-            own
-            if own is not None and own.reporter_key == entry.key
-            else next(x for x in track.extras if x.reporter_key == entry.key)
-        )
-        mobility = picture.mobility_of(uid)
+        report = weighing.reports[entry.key]
         reason = _track_reason(
-            picture,
-            uid,
-            affiliation,
+            weighing,
             d,
             r,  # radius_m(report, mobility, aim.at), from the columns
-            state_at(report, mobility, aim.at),
+            state_at(report, weighing.mobility, aim.at),
             aim,
             report.authenticated,
             report.reporter_key,
@@ -308,9 +297,7 @@ def _track_rule(affiliation: Affiliation, state: TrackState, gap: float, aim: _A
 
 
 def _track_reason(
-    picture: Picture,
-    uid: str,
-    affiliation: Affiliation,
+    weighing: Weighing,
     d: float,
     r: float,
     state: TrackState,
@@ -318,13 +305,13 @@ def _track_reason(
     authenticated: bool,
     reporter: str,
 ) -> Reason | None:
+    affiliation = weighing.affiliation
     rule = _track_rule(affiliation, state, d - r, aim)
     if rule is None:
         return None
     code, verdict, label, distance = rule
     e = aim.error_m
-    unit = picture.unit(uid)
-    name = unit.callsign if unit is not None else uid
+    name = weighing.name
     trust = "" if authenticated else f", reported unauthenticated by {reporter}"
     return Reason(
         code,
@@ -332,7 +319,7 @@ def _track_reason(
         f"{affiliation} {name} ({state}{trust}) {d:.0f} m from the aimpoint, may be anywhere "
         f"within {r:.0f} m; {verdict} inside {distance + e + r:.0f} m = {label} {distance:.0f} "
         f"+ target error {e:.0f} + position radius {r:.0f}",
-        subject=uid,
+        subject=weighing.track.uid,
         distance_m=d,
         threshold_m=distance + e + r,
     )

@@ -41,6 +41,18 @@ CROSSING_KINDS = frozenset({MeasureKind.RFL, MeasureKind.BOUNDARY, MeasureKind.A
 
 
 @dataclass(frozen=True, slots=True)
+class Weighing:
+    """What a check needs of one weighed uid, worked out once per change to it rather than
+    for every position of it every check finds."""
+
+    track: Track
+    affiliation: Affiliation  # `Picture.affiliation_of`
+    mobility: MobilityClass  # `Picture.mobility_of`
+    name: str  # the registry's callsign, else the uid
+    reports: dict[str, PositionReport]  # the track's positions by reporter key
+
+
+@dataclass(frozen=True, slots=True)
 class ReportOutcome:
     applied: bool
     detail: str = ""  # why it was not applied
@@ -73,6 +85,9 @@ class Picture:
         self._friendly_nations: Counter[str] = Counter()
         self._shapes: dict[str, tuple[LocalFrame, BaseGeometry]] = {}
         self._polylines: dict[str, Polyline] = {}  # lines, in their frame
+        self._weighings: dict[
+            str, Weighing
+        ] = {}  # dropped whenever the uid's unit or track changes
 
     # --- units -----------------------------------------------------------------------------
 
@@ -118,6 +133,25 @@ class Picture:
             affiliation = more_protected(affiliation, claim)
         return affiliation
 
+    def weighing(self, uid: str) -> Weighing | None:
+        """The uid's track with its identity and class, None if it has no track or does not
+        count in checks (`weighed`)."""
+        found = self._weighings.get(uid)
+        if found is None:
+            track = self._tracks.get(uid)
+            if track is None or not self.weighed(uid):
+                return None
+            unit = self._units.get(uid)
+            reports = {r.reporter_key: r for r in reversed(track.positions)}  # the own fix first
+            found = self._weighings[uid] = Weighing(
+                track,
+                self.affiliation_of(uid),
+                self.mobility_of(uid),
+                unit.callsign if unit is not None else uid,
+                reports,
+            )
+        return found
+
     def is_marker(self, uid: str) -> bool:
         """A track placed by a client for a uid that is not a registered unit."""
         return uid in self._tracks and uid not in self._units
@@ -127,6 +161,7 @@ class Picture:
         if not self.is_marker(uid):
             return False
         del self._tracks[uid]
+        self._weighings.pop(uid, None)
         self._track_index.remove(uid)
         self.version += 1
         return True
@@ -411,6 +446,7 @@ class Picture:
             self._friendly_nations[unit.nation.upper()] -= 1
 
     def _reindex(self, uid: str, at: datetime | None = None) -> None:
+        self._weighings.pop(uid, None)
         track = self._tracks.get(uid)
         if track is None or not self.weighed(uid):
             self._track_index.remove(uid)

@@ -100,14 +100,14 @@ class LocalFrame:
             raise GeoError(f"radius {radius_m} m is invalid; expected a finite value > 0")
         return self.point(lat, lon).buffer(radius_m * _CIRCUMSCRIBE, quad_segs=_QUAD_SEGS)
 
-    def line(self, coords: Sequence[tuple[float, float]]) -> LineString:
+    def line(self, coords: Sequence[Sequence[float]]) -> LineString:
         """A LineString from GeoJSON-order (lon, lat) positions."""
         xy = self._positions_xy(coords, "line")
         if len(xy) < 2:
             raise GeoError(f"line has {len(xy)} position(s); expected at least 2")
         return LineString(xy)
 
-    def polygon(self, rings: Sequence[Sequence[tuple[float, float]]]) -> Polygon:
+    def polygon(self, rings: Sequence[Sequence[Sequence[float]]]) -> Polygon:
         """A Polygon from GeoJSON rings of (lon, lat): the exterior first, then any holes.
 
         Rings may be given closed (as GeoJSON requires) or open. The polygon is not repaired;
@@ -126,7 +126,7 @@ class LocalFrame:
             linear_rings.append(LinearRing(xy))
         return Polygon(linear_rings[0], linear_rings[1:])
 
-    def _positions_xy(self, positions: Sequence[tuple[float, float]], what: str) -> FloatArray:
+    def _positions_xy(self, positions: Sequence[Sequence[float]], what: str) -> FloatArray:
         # GeoJSON positions are lon, lat (and maybe a height, ignored here).
         lon_lat = np.array([(p[0], p[1]) for p in positions], dtype=np.float64).reshape(-1, 2)
         try:

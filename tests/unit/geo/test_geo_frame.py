@@ -179,7 +179,7 @@ def test_polygon_with_a_hole() -> None:
     assert not polygon.contains(frame.point(51.4, 35.2))
     # GeoJSON positions may carry a height; it is ignored.
     with_height = [[(lon, lat, 150.0) for lon, lat in outer]]
-    assert frame.polygon(with_height).equals(frame.polygon([outer]))  # type: ignore[arg-type]
+    assert frame.polygon(with_height).equals(frame.polygon([outer]))
 
 
 @pytest.mark.parametrize(
