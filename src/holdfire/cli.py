@@ -33,6 +33,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from holdfire import commands_clients
 from holdfire.adapters.audit_bundle import BundleError, load_key, read_bundle, write_bundle
 from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.bus.nats import ClusterSettings, without_password
@@ -1072,6 +1073,9 @@ def demo() -> None:
         mark = ("pass", "bold green") if result.passed else ("FAIL", "bold red")
         out.print(Text.assemble(mark, f"  {result.scenario.name}: {result.scenario.title}"))
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+app.command("clients")(commands_clients.clients)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from holdfire.api import (
     errors,
     routes_admin,
     routes_checks,
+    routes_clients,
     routes_cluster,
     routes_coordination,
     routes_messages,
@@ -43,6 +44,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         routes_coordination,
         routes_messages,
         routes_cluster,
+        routes_clients,
     )
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)

@@ -292,6 +292,7 @@ class CotServer:
 
     def joined(self, conn: CotConnection) -> None:
         self.clients.add(conn)
+        conn.client_id = self.service.connections.add("tak", conn)
         for group in conn.peer.groups:
             self.members.setdefault(group, set()).add(conn)
         bound = conn.peer.bound_uid
@@ -315,6 +316,7 @@ class CotServer:
 
     def left(self, conn: CotConnection) -> None:
         self.clients.discard(conn)
+        self.service.connections.remove(conn.client_id)
         self._throttled.discard(conn)
         for group in conn.peer.groups:
             self.members.get(group, set()).discard(conn)
