@@ -13,6 +13,7 @@ from holdfire.api import (
     routes_clients,
     routes_cluster,
     routes_coordination,
+    routes_enroll,
     routes_messages,
     routes_picture,
     routes_tiles,
@@ -31,7 +32,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         title="holdfire",
         version=__version__,
         description="Is it safe to fire here? Friendly-fire prevention and coordination. "
-        "Every route but /health and the map tiles needs `Authorization: Bearer <token>`.",
+        "Every route but /health, the map tiles and a device's one-time data package link needs "
+        "`Authorization: Bearer <token>`.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -45,6 +47,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         routes_messages,
         routes_cluster,
         routes_clients,
+        routes_enroll,
     )
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)

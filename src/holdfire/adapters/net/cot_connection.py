@@ -58,6 +58,7 @@ class CotConfig:
     ingest_high_water: int = 50_000  # reports waiting for the picture before readers pause
     close_timeout_s: float = 5.0
     revocation_poll_s: float = 0.5  # how often the CRL file is looked at (one stat)
+    expiry_check_s: float = 86_400.0  # how often certificate expiry is looked at
 
 
 @dataclass(slots=True)
