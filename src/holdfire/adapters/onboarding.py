@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -166,7 +167,8 @@ class CertStatus:
     revoked: bool
 
     def days_left(self, now: datetime) -> int:
-        return (self.not_after - now).days
+        """Whole days until it ends, a part-day counted as one (0 or less: it has ended)."""
+        return math.ceil((self.not_after - now) / timedelta(days=1))
 
     def state(self, now: datetime, within: timedelta = EXPIRY_WARNING) -> str:
         if self.revoked:
