@@ -22,7 +22,6 @@ import aiomqtt
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from holdfire.adapters.auth import create_token
 from holdfire.adapters.net.mqtt import parse_mqtt_url
@@ -31,6 +30,7 @@ from holdfire.codecs.json import parse_time
 from holdfire.config import Settings
 from holdfire.domain.access import Role
 from support.process import holdfire
+from support.streams import closing
 from support.tak import TIMEOUT, PytakClient, open_pytak, sa
 
 pytestmark = pytest.mark.integration
@@ -132,16 +132,6 @@ async def tls_client(server: Server) -> tuple[PytakClient, int]:
 async def stream(server: Server) -> ClientConnection:
     url = server.base.replace("http://", "ws://") + f"/api/v1/stream?token={server.observer}"
     return await connect(url, open_timeout=TIMEOUT)
-
-
-async def closing(ws: ClientConnection) -> ConnectionClosed:
-    """Read until the server closes the socket; the close it sent."""
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            try:
-                await ws.recv()
-            except ConnectionClosed as closed:
-                return closed
 
 
 async def test_the_list_shows_a_pytak_tls_client_a_stream_and_the_mqtt_subscription(
