@@ -47,11 +47,12 @@ def client_to_dict(info: ClientInfo) -> dict[str, Any]:
 async def list_clients(ctx: Ctx, _: MayManageClients) -> Response:
     """`protocol`: tak-tcp, tak-tls, websocket or mqtt (this server's own subscription to the
     broker). `uid`/`callsign`: what the client reports as (a TLS client's uid is the one its
-    certificate binds); `identity`: whom it authenticated as (certificate name, API token, broker
-    user), null for plain TCP; `tls`: the client certificate (serial in hex); `messages_in`/
-    `messages_out`: events received from and sent to it on this connection; `queue`: events
-    waiting to be sent to it (for MQTT: reports waiting for the picture and deliveries for the
-    broker). Oldest connection first."""
+    certificate binds; a stream's, the unit its token is bound to, if just one); `identity`:
+    whom it authenticated as (certificate name, API token, broker user), null for plain TCP;
+    `tls`: the client certificate (serial in hex); `messages_in`/`messages_out`: events
+    received from and sent to it on this connection; `queue`: events waiting to be sent to it
+    (for MQTT: reports waiting for the picture and deliveries for the broker). Oldest
+    connection first."""
     items = [client_to_dict(info) for info in ctx.service.connections.list()]
     return json_response({"items": items, "next": None})
 
