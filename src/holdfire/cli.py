@@ -644,6 +644,8 @@ def certs_client(
 ) -> None:
     """Make a client certificate (.p12) and an ATAK/iTAK data package; prints the password once,
     and a QR code a phone scans to download the package (once, within 15 minutes)."""
+    if qr and download_url is not None and not download_url.startswith(("http://", "https://")):
+        raise _usage(f"--download-url must start with http:// or https://, got {download_url!r}")
     config = settings(data)
     store = CertStore(config.data_dir / "certs")
     try:
