@@ -235,7 +235,7 @@ async def start_server(
         if tiles is not None:
             tiles.close()
         raise
-    api = ApiContext(service, tiles=tiles, cluster=link)
+    api = ApiContext(service, tiles=tiles, cluster=link, certs=certs)
     server = CotServer(service, clock, cot, tls_context, groups, revocations)
     spool = CheckSpoolFile(settings.data_dir, service.store, outbox=link.node if link else None)
     service.spool = spool

@@ -33,6 +33,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from holdfire import commands_certs, commands_clients
 from holdfire.adapters.audit_bundle import BundleError, load_key, read_bundle, write_bundle
 from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.bus.nats import ClusterSettings, without_password
@@ -531,6 +532,8 @@ def serve(
                 "--uid UID --host HOST makes a device's data package)",
                 flush=True,
             )
+        for line in commands_certs.phone_hint(running):
+            print(line, flush=True)
 
     async def play(running: Running) -> None:
         assert played is not None
@@ -624,8 +627,25 @@ def certs_client(
         ),
     ] = False,
     data: DataOption = None,
+    qr: Annotated[
+        bool,
+        typer.Option(help="Print a QR code (and write a PNG) that downloads the package once."),
+    ] = True,
+    download_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="The server's HTTP listener as the phone reaches it (default http://HOST:8080).",
+        ),
+    ] = None,
+    itak: Annotated[
+        bool, typer.Option("--itak", help="A QR code for iTAK: the plain link, for the camera.")
+    ] = False,
 ) -> None:
-    """Make a client certificate (.p12) and an ATAK data package; prints the password once."""
+    """Make a client certificate (.p12) and an ATAK/iTAK data package; prints the password once,
+    and a QR code a phone scans to download the package (once, within 15 minutes)."""
+    if qr and download_url is not None and not download_url.startswith(("http://", "https://")):
+        raise _usage(f"--download-url must start with http:// or https://, got {download_url!r}")
     config = settings(data)
     store = CertStore(config.data_dir / "certs")
     try:
@@ -641,6 +661,13 @@ def certs_client(
     print(f"valid until:  {bundle.not_after:%Y-%m-%d}")
     print(f"password:     {bundle.password}")
     print("the password is shown once; the data package carries it for the device")
+    if qr:
+        try:
+            commands_certs.print_offer(
+                store, name, download_url or f"http://{host}:8080", for_itak=itak
+            )
+        except (CertStoreError, ValueError) as exc:
+            raise _usage(str(exc)) from None
 
 
 @certs_app.command("revoke")
@@ -658,6 +685,9 @@ def certs_revoke(
         raise _usage(str(exc)) from None
     what = "was already revoked" if result.already else "revoked"
     print(f"{name} (serial {result.serial:x}) {what}; revocation list {store.crl_path}")
+
+
+certs_app.command("list")(commands_certs.certs_list)
 
 
 token_app = typer.Typer(help="API tokens: create, list and revoke (only a hash is stored).")
@@ -1072,6 +1102,9 @@ def demo() -> None:
         mark = ("pass", "bold green") if result.passed else ("FAIL", "bold red")
         out.print(Text.assemble(mark, f"  {result.scenario.name}: {result.scenario.title}"))
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+app.command("clients")(commands_clients.clients)
 
 
 def main() -> None:

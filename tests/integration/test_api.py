@@ -27,6 +27,7 @@ import aiomqtt
 import httpx
 import pytest
 from pyproj import Geod
+from websockets.asyncio.client import connect
 
 from holdfire.adapters.auth import create_token
 from holdfire.adapters.net.mqtt import parse_mqtt_url
@@ -58,6 +59,7 @@ class Api:
     base: str
     tokens: dict[str, str]  # role -> secret
     data_dir: Path
+    streams: contextlib.AsyncExitStack  # WebSocket streams a case opened, closed at the end
 
     def client(self, role: str | None = None, secret: str | None = None) -> httpx.AsyncClient:
         headers = {}
@@ -82,7 +84,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
             made = await create_token(store, role, Role(role), units=units, by="test", now=now)
             tokens[role] = made.secret
         host, port = running.bound["http"]
-        yield Api(running, f"http://{host}:{port}", tokens, data_dir)
+        async with contextlib.AsyncExitStack() as streams:
+            yield Api(running, f"http://{host}:{port}", tokens, data_dir, streams)
     finally:
         await running.close()
 
@@ -284,6 +287,8 @@ async def _cases(api: Api) -> list[Case]:
         Case("POST", "/messages/{msg_to_unit_r}/ack", frozenset({"reporter", "planner", "admin"})),
         Case("GET", "/tokens", frozenset({"admin"})),
         Case("GET", "/cluster", frozenset({"admin"})),
+        Case("GET", "/clients", frozenset({"admin"})),
+        Case("DELETE", "/clients/{live_client}", frozenset({"admin"})),
         Case("POST", "/tokens", frozenset({"admin"}), {"name": "{fresh_name}", "role": "observer"}),
         Case("DELETE", "/tokens/{new_token}", frozenset({"admin"})),
     ]
@@ -315,6 +320,8 @@ async def _fill(api: Api, role: str, text: str, n: int) -> str:
         if "{new_token}" in text:
             made = await create_token(store, f"victim-{n}", Role.OBSERVER, by="test", now=now)
             text = text.replace("{new_token}", made.token.id)
+    if "{live_client}" in text:
+        text = text.replace("{live_client}", await _open_stream(api))
     if "{own_checkfire}" in text:
         # Called by the role itself when it may; else by the admin (and then it is not its own).
         caller = role if role != "observer" else "admin"
@@ -325,6 +332,20 @@ async def _fill(api: Api, role: str, text: str, n: int) -> str:
             )
             text = text.replace("{own_checkfire}", r.json()["id"])
     return text.replace("{fresh_name}", f"made-by-{role}-{n}")
+
+
+async def _open_stream(api: Api) -> str:
+    """A live connection to disconnect: an observer's WebSocket stream; its id in the list."""
+    connections = api.running.service.connections
+    before = {info.id for info in connections.list()}
+    ws_url = api.base.replace("http://", "ws://") + "/api/v1/stream"
+    await api.streams.enter_async_context(connect(f"{ws_url}?token={api.tokens['observer']}"))
+    for _ in range(500):
+        new = {info.id for info in connections.list()} - before
+        if new:
+            return new.pop()
+        await asyncio.sleep(0.01)
+    raise AssertionError("the stream never appeared in the list of connections")
 
 
 async def test_role_matrix(api: Api) -> None:

@@ -22,6 +22,7 @@ from holdfire.bootstrap import Listeners, Running, start_server
 from holdfire.config import Settings
 from holdfire.domain.events import CheckEvaluated, PositionReported
 from holdfire.domain.reports import PositionReport
+from support.streams import closing
 
 pytestmark = pytest.mark.integration
 
@@ -160,16 +161,6 @@ async def test_a_bad_token_or_filter_is_refused_at_the_door(server: Server) -> N
             pass
 
 
-async def _closing(ws: ClientConnection) -> ConnectionClosed:
-    """Read until the server closes the socket; the close it sent."""
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            try:
-                await ws.recv()
-            except ConnectionClosed as closed:
-                return closed
-
-
 def _fix(uid: str, i: int) -> PositionReport:
     at = datetime.now(UTC) + timedelta(milliseconds=i)
     return PositionReport(uid, AIM[0], AIM[1] + i * 1e-5, at, at, "test", "test")
@@ -200,7 +191,7 @@ async def test_a_slow_client_is_coalesced_then_cut_off_and_never_stalls_the_serv
         stored = await service.store.get_check(r.json()["id"])
         assert stored is not None
         service.hub.publish([CheckEvaluated(stored)] * 50)
-        closed = await _closing(slow)
+        closed = await closing(slow)
         assert closed.rcvd is not None and closed.rcvd.code == 1013
         # The server carries on for everyone else.
         r = await c.post(

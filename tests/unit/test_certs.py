@@ -411,16 +411,18 @@ def test_data_package_pref_connects_and_points_at_its_certificates(store: CertSt
     app = "com.atakmap.app_preferences"
     cert_location = pref(prefs, app, "certificateLocation")
     ca_location = pref(prefs, app, "caLocation")
+    # ATAK files imported .p12s under cert/ by their names; iTAK reads them at the zip's root.
     assert cert_location == "cert/alpha.p12"
-    assert ca_location == "cert/truststore.p12"
-    assert cert_location in files
-    assert ca_location in files
+    assert ca_location == "cert/alpha-truststore.p12"
+    assert sorted(files) == [
+        "MANIFEST/manifest.xml", "alpha-truststore.p12", "alpha.p12", "holdfire.pref",
+    ]  # fmt: skip
     assert pref(prefs, app, "clientPassword") == bundle.password
     assert pref(prefs, app, "caPassword") == bundle.password
     # The zipped files are the ones written beside it, and open with the password.
-    assert files[cert_location] == bundle.p12_path.read_bytes()
-    assert files[ca_location] == bundle.truststore_path.read_bytes()
-    pkcs12.load_pkcs12(files[cert_location], bundle.password.encode())
+    assert files["alpha.p12"] == bundle.p12_path.read_bytes()
+    assert files["alpha-truststore.p12"] == bundle.truststore_path.read_bytes()
+    pkcs12.load_pkcs12(files["alpha.p12"], bundle.password.encode())
     # Java's pref entries carry their class.
     for entry in prefs.iter("entry"):
         assert (entry.get("class") or "").startswith("class java.lang.")

@@ -39,7 +39,7 @@ Layout of ``<data>/certs/`` (directories 0700, private keys and client bundles 0
     clients/<name>.pem            the client certificate (public; kept for revocation)
     clients/<name>.p12            key + certificate + CA, password-protected
     clients/<name>-truststore.p12 the CA certificate, same password
-    clients/<name>.zip            ATAK data package (holds the password, see CertStore.client)
+    clients/<name>.zip            ATAK/iTAK data package (holds the password, see CertStore.client)
     clients/replaced/<serial>.pem earlier certificates of a replaced client (for revocation)
 
 The ``now`` passed in sets the validity periods; certificates start five minutes earlier, so a
@@ -96,7 +96,7 @@ KNOWN_DEFAULT_PASSWORDS = frozenset(
     {"atakatak", "supersecret", "password", "changeme", "defaultpass", "administrator"}
 )
 PREF_NAME = "holdfire.pref"
-TRUSTSTORE_ENTRY = "cert/truststore.p12"
+PREF_CERT_DIR = "cert/"  # where ATAK files the .p12s it imports; the pref names them there
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HOST_RE = re.compile(r"[A-Za-z0-9.-]{1,253}")
 
@@ -302,7 +302,7 @@ class CertStore:
             [pkcs12.PKCS12Certificate(ca_cert, b"holdfire-ca")],
             _p12_encryption(password),
         )
-        package = _data_package(name, p12, truststore, password, host, port)
+        package = _data_package(name, p12, truststore_path.name, truststore, password, host, port)
 
         if cert_path.exists():
             old = _load_cert(cert_path)
@@ -645,18 +645,27 @@ def client_ssl_context(
 
 
 def _data_package(
-    name: str, p12: bytes, truststore: bytes, password: str, host: str, port: int
+    name: str,
+    p12: bytes,
+    truststore_name: str,
+    truststore: bytes,
+    password: str,
+    host: str,
+    port: int,
 ) -> bytes:
-    """The zip ATAK imports: MANIFEST/manifest.xml, holdfire.pref, cert/<name>.p12, truststore.
+    """The zip ATAK and iTAK import: MANIFEST/manifest.xml, holdfire.pref, <name>.p12 and
+    <name>-truststore.p12, every file at the root of the zip.
 
-    The zip entries sit where the pref points (``cert/…``, relative to ATAK's root, where it
-    files imported certificates), so the pref's paths name files that are in the package.
+    At the root because iTAK reads its files only from there; ATAK does not mind where they
+    sit: it files every imported .p12 under its own ``cert/`` folder by its file name, which is
+    where the pref points (``cert/<file>``). Hence file names unique per client (a device that
+    holds several packages keeps every truststore) and the same ones as on disk.
     """
-    client_entry = f"cert/{name}.p12"
+    client_entry = f"{name}.p12"
     files: dict[str, bytes] = {
-        PREF_NAME: _pref(client_entry, password, host, port).encode(),
+        PREF_NAME: _pref(client_entry, truststore_name, password, host, port).encode(),
         client_entry: p12,
-        TRUSTSTORE_ENTRY: truststore,
+        truststore_name: truststore,
     }
     manifest = _manifest(f"holdfire-{name}", list(files))
     buffer = io.BytesIO()
@@ -686,7 +695,7 @@ def _manifest(package_name: str, entries: list[str]) -> str:
     )
 
 
-def _pref(client_entry: str, password: str, host: str, port: int) -> str:
+def _pref(client_file: str, truststore_file: str, password: str, host: str, port: int) -> str:
     def entry(key: str, java_class: str, value: str) -> str:
         return (
             f'    <entry key="{key}" class="class java.lang.{java_class}">{escape(value)}</entry>\n'
@@ -703,9 +712,9 @@ def _pref(client_entry: str, password: str, host: str, port: int) -> str:
         + "  </preference>\n"
         '  <preference version="1" name="com.atakmap.app_preferences">\n'
         + entry("displayServerConnectionWidget", "Boolean", "true")
-        + entry("caLocation", "String", TRUSTSTORE_ENTRY)
+        + entry("caLocation", "String", PREF_CERT_DIR + truststore_file)
         + entry("caPassword", "String", password)
-        + entry("certificateLocation", "String", client_entry)
+        + entry("certificateLocation", "String", PREF_CERT_DIR + client_file)
         + entry("clientPassword", "String", password)
         + "  </preference>\n"
         "</preferences>\n"

@@ -10,8 +10,10 @@ from holdfire.api import (
     errors,
     routes_admin,
     routes_checks,
+    routes_clients,
     routes_cluster,
     routes_coordination,
+    routes_enroll,
     routes_messages,
     routes_picture,
     routes_tiles,
@@ -30,7 +32,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         title="holdfire",
         version=__version__,
         description="Is it safe to fire here? Friendly-fire prevention and coordination. "
-        "Every route but /health and the map tiles needs `Authorization: Bearer <token>`.",
+        "Every route but /health, the map tiles and a device's one-time data package link needs "
+        "`Authorization: Bearer <token>`.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -43,6 +46,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         routes_coordination,
         routes_messages,
         routes_cluster,
+        routes_clients,
+        routes_enroll,
     )
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)

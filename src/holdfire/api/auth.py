@@ -105,3 +105,6 @@ MayPair = Annotated[ApiToken, Depends(_requiring(Action.PAIRINGS, "create pairin
 MayAckAlerts = Annotated[ApiToken, Depends(_requiring(Action.ACK_ALERT, "acknowledge alerts"))]
 MayAdminTokens = Annotated[ApiToken, Depends(_requiring(Action.TOKENS, "manage tokens"))]
 MaySeeCluster = Annotated[ApiToken, Depends(_requiring(Action.CLUSTER, "see the cluster"))]
+MayManageClients = Annotated[
+    ApiToken, Depends(_requiring(Action.CLIENTS, "see or disconnect connected clients"))
+]

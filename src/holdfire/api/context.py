@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import Request, WebSocket
 
 from holdfire.adapters.bus.nats import NatsLink
+from holdfire.adapters.certs import CertStore
 from holdfire.adapters.tiles import TileSource
 from holdfire.codecs.geojson import TrackFeatures
 from holdfire.domain.access import ApiToken
@@ -25,6 +26,7 @@ class ApiContext:
     counters: Counter[str] = field(default_factory=Counter)
     tiles: TileSource | None = None  # `holdfire serve --tiles`
     cluster: NatsLink | None = None  # `holdfire serve --nats`: this node's link to the others
+    certs: CertStore | None = None  # the TLS listener's, for the devices' one-time packages
     # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
     known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
     track_features: TrackFeatures = field(default_factory=TrackFeatures)  # GET /tracks' cache

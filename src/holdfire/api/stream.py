@@ -17,6 +17,11 @@ expired` (the same code as a refused sign-in: get a valid token before reconnect
 A slow client costs bounded memory and never stalls the server: track updates are coalesced to
 the latest per uid (computed when sent), other messages queue up to a limit; past it the server
 closes the socket with code 1013 (reconnect and re-read the picture).
+
+Every open stream is in the list of live connections (`GET /clients`, as `ws-N`, with its
+token's name); an administrator who disconnects it (`DELETE /clients/{id}`) closes it with code
+4000 and the reason `disconnected by an administrator` (the token still works: revoke it to keep
+the client out).
 """
 
 import asyncio
@@ -24,6 +29,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -54,6 +60,7 @@ from holdfire.domain.events import (
     PositionReported,
     UnitRegistered,
 )
+from holdfire.service.connections import ClientInfo
 from holdfire.service.ports import AlertRecord, StoreUnavailable
 
 router = APIRouter()
@@ -63,6 +70,7 @@ AUTH_WAIT_S = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_SLOW = 1013
+CLOSE_DISCONNECTED = 4000
 TOKEN_RECHECK_S = 0.5
 
 Box = tuple[float, float, float, float]
@@ -78,6 +86,9 @@ class Subscription:
         self.tracks: dict[str, None] = {}  # uids to send, in the order they changed
         self.queue: deque[dict[str, Any]] = deque()
         self.overflow = False
+        self.disconnected = False  # by an administrator
+        self.sent = 0
+        self.received = 0
         self.wake = asyncio.Event()
 
     def on_events(self, events: Sequence[Event]) -> None:
@@ -144,6 +155,37 @@ class Subscription:
             out.append({"kind": "track", "data": feature})
         self.tracks.clear()
         return out
+
+
+class StreamClient:
+    """An open stream in the list of live connections."""
+
+    def __init__(
+        self, subscription: Subscription, address: str, token: ApiToken, since: datetime
+    ) -> None:
+        self.subscription = subscription
+        self.address = address
+        self.token = token
+        self.since = since
+
+    def describe(self, client_id: str) -> ClientInfo:
+        sub = self.subscription
+        units = self.token.units
+        return ClientInfo(
+            id=client_id,
+            protocol="websocket",
+            address=self.address,
+            since=self.since,
+            uid=units[0] if len(units) == 1 else None,
+            identity=f"token {self.token.name} ({self.token.role.value})",
+            messages_in=sub.received,
+            messages_out=sub.sent,
+            queue=len(sub.queue) + len(sub.tracks),
+        )
+
+    def disconnect(self) -> None:
+        self.subscription.disconnected = True
+        self.subscription.wake.set()
 
 
 def _measure_data(event: MeasureDefined | MeasureCancelled) -> dict[str, Any]:
@@ -215,6 +257,10 @@ async def stream(websocket: WebSocket) -> None:
     subscription = Subscription(ctx, kinds, bbox)
     unsubscribe = ctx.service.hub.subscribe(subscription.on_events)
     ctx.counters["stream_clients"] += 1
+    peer = websocket.client
+    address = f"{peer.host}:{peer.port}" if peer is not None else "?"
+    live = StreamClient(subscription, address, token, ctx.service.clock.now())
+    client_id = ctx.service.connections.add("ws", live)
     tasks = {
         asyncio.create_task(_send(websocket, subscription)),
         asyncio.create_task(_receive(websocket, subscription)),
@@ -224,6 +270,7 @@ async def stream(websocket: WebSocket) -> None:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         unsubscribe()
+        ctx.service.connections.remove(client_id)
         ctx.counters["stream_clients"] -= 1
         for task in tasks:
             task.cancel()
@@ -261,6 +308,9 @@ async def _send(websocket: WebSocket, subscription: Subscription) -> None:
     while True:
         await subscription.wake.wait()
         subscription.wake.clear()
+        if subscription.disconnected:
+            await websocket.close(CLOSE_DISCONNECTED, "disconnected by an administrator")
+            return
         if subscription.overflow:
             subscription.ctx.counters["stream_too_slow"] += 1
             await websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect and re-read the picture")
@@ -268,6 +318,7 @@ async def _send(websocket: WebSocket, subscription: Subscription) -> None:
         for message in subscription.take():
             text = json.dumps(message, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
             await websocket.send_text(text)
+            subscription.sent += 1
 
 
 async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
@@ -280,6 +331,7 @@ async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
         except ValueError:
             await websocket.send_json({"kind": "error", "data": {"error": "not JSON"}})
             continue
+        subscription.received += 1
         if not isinstance(message, dict):
             continue
         try:

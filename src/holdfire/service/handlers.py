@@ -47,6 +47,7 @@ from holdfire.engine.coordination import ESCALATED, CoordinationConfig, Coordina
 from holdfire.engine.picture import Picture, ReportOutcome
 from holdfire.geo import distance_m, parse_mgrs, to_mgrs
 from holdfire.service.bus import EventHub
+from holdfire.service.connections import Connections
 from holdfire.service.messaging import outcome_events
 from holdfire.service.ports import (
     AlertRecord,
@@ -96,6 +97,7 @@ class Service:
         )
         self.kept_messages: tuple[MessageKept, ...] = ()  # as loaded at start, for the channels
         self.hub = EventHub()
+        self.connections = Connections()  # who is connected, over every protocol
         self._new_id = new_id
         self.cluster: ClusterLink | None = None  # set when this is one node of several
         # Answering checks: false until the picture is loaded (and, in a cluster, caught up).

@@ -28,6 +28,7 @@ from holdfire.codecs.cot_stream import (
 )
 from holdfire.codecs.cot_xml import CotError, CotEvent, parse_event
 from holdfire.codecs.tak_proto import proto_to_event
+from holdfire.service.connections import ClientInfo, TlsPeer
 
 if TYPE_CHECKING:
     from holdfire.adapters.net.cot_server import CotServer
@@ -57,6 +58,7 @@ class CotConfig:
     ingest_high_water: int = 50_000  # reports waiting for the picture before readers pause
     close_timeout_s: float = 5.0
     revocation_poll_s: float = 0.5  # how often the CRL file is looked at (one stat)
+    expiry_check_s: float = 86_400.0  # how often certificate expiry is looked at
 
 
 @dataclass(slots=True)
@@ -119,6 +121,9 @@ class CotConnection(asyncio.Protocol):
         self.reading_paused = False
         self.refused = False  # revoked at the handshake: never joined the server
         self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending
+        self.since = server.clock.now()
+        self.received = 0  # events parsed from this client
+        self.client_id: str | None = None  # in the server's list of live connections
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -216,6 +221,7 @@ class CotConnection(asyncio.Protocol):
             self.server.count(self, f"dropped-{exc.reason}")
             self._malformed()
             return
+        self.received += 1
         self.server.on_event(self, event)
 
     def _charge_garbage(self, garbage_bytes: int, oversized: int) -> None:
@@ -284,6 +290,32 @@ class CotConnection(asyncio.Protocol):
         if self.reading_paused and self.transport is not None and not self.closing:
             self.transport.resume_reading()
         self.reading_paused = False
+
+    def describe(self, client_id: str) -> ClientInfo:
+        """This connection as `GET /clients` lists it."""
+        peer, identity = self.peer, self.peer.identity
+        tls = None
+        if identity is not None:
+            tls = TlsPeer(identity.name, identity.uid, identity.serial, identity.not_after)
+        return ClientInfo(
+            id=client_id,
+            protocol=self.source.replace("cot-", "tak-"),
+            address=peer.address,
+            since=self.since,
+            uid=peer.uid,
+            callsign=peer.callsign,
+            identity=identity.name if identity is not None else None,
+            tls=tls,
+            messages_in=self.received,
+            messages_out=self.sink.sent,
+            queue=len(self.sink.messages) + len(self.sink.sa),
+        )
+
+    def disconnect(self) -> None:
+        """An administrator cuts it off: at once, like a revoked certificate."""
+        log.warning("%s (%s): disconnected by an administrator", self.peer.address, self.peer.uid)
+        self.server.count(self, "disconnected-by-admin")
+        self.abort()
 
     def close(self) -> None:
         """Stop reading and writing; what is already written is still flushed to the client.

@@ -50,7 +50,8 @@ class Sink:
     ``paused`` follows the transport's flow control (``pause_writing``/``resume_writing``).
     Once ``closed`` (the connection is going away) nothing more is written: messages are held
     in ``messages`` for the caller to keep in the mailbox, and SA is dropped (the next SA
-    replaces it anyway). ``failed`` counts events that could not be encoded for this client.
+    replaces it anyway). ``failed`` counts events that could not be encoded for this client,
+    ``sent`` those written.
     """
 
     __slots__ = (
@@ -64,6 +65,7 @@ class Sink:
         "overflowed",
         "paused",
         "sa",
+        "sent",
     )
 
     def __init__(self, write: Callable[[bytes], None], must_limit: int) -> None:
@@ -77,6 +79,7 @@ class Sink:
         self.must_limit = must_limit
         self.overflowed = False
         self.failed = 0
+        self.sent = 0  # events written to the transport
 
     def send_sa(self, key: str, out: Outgoing) -> None:
         if self.closed:
@@ -112,6 +115,7 @@ class Sink:
         except Exception:  # CotError, or a codec bug: this client's copy only, never the others'
             self.failed += 1
             return
+        self.sent += 1
         self._write(data)
 
 

@@ -25,6 +25,9 @@ from anyone else goes to the picture (as that sender's claim, which may raise a 
 but is not routed to clients, so it cannot move the unit on anyone's map either; nor can an
 unauthenticated client take such a uid to receive its messages.
 
+Expiry: at start and once a day every certificate of the store that ends within 14 days (or
+has ended) is logged as a warning, with what to do about it (`onboarding.expiring`).
+
 Revocation: a client certificate the CA's CRL lists is refused right after the handshake,
 before anything it sent is read; the CRL file is watched (`revocation_poll_s`) and every open
 connection whose certificate it newly lists is aborted at once (see `certs.Revocations`).
@@ -44,7 +47,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from holdfire.adapters.certs import Revocations, TlsIdentity
+from holdfire.adapters.certs import CertStoreError, Revocations, TlsIdentity
 from holdfire.adapters.net.cot_commands import CommandDesk, chat_senders
 from holdfire.adapters.net.cot_connection import (
     CotConfig,
@@ -57,6 +60,7 @@ from holdfire.adapters.net.cot_connection import (
 )
 from holdfire.adapters.net.cot_routing import Mailbox, Outgoing
 from holdfire.adapters.net.groups import GroupPolicy
+from holdfire.adapters.onboarding import expiring, expiry_message
 from holdfire.codecs.cot_reports import report_from_cot
 from holdfire.codecs.cot_xml import (
     CotChat,
@@ -218,6 +222,7 @@ class CotServer:
             self._announce_loop(),
             self._housekeeping_loop(),
             self._revocation_loop(),
+            self._expiry_loop(),
         ):
             self._spawn(work)
         return bound
@@ -270,6 +275,19 @@ class CotServer:
             await asyncio.sleep(self.config.revocation_poll_s)
             self.cut_off(self.revocations.refresh())
 
+    async def _expiry_loop(self) -> None:
+        """At start and once a day: a warning for every certificate that ends within 14 days."""
+        if self.revocations is None:
+            return
+        while True:
+            now = self.clock.now()
+            try:
+                for status in expiring(self.revocations.store, now):
+                    log.warning("certificate: %s", expiry_message(status, now))
+            except CertStoreError as exc:
+                log.error("certificate expiry not checked: %s", exc)
+            await asyncio.sleep(self.config.expiry_check_s)
+
     def cut_off(self, serials: frozenset[int]) -> None:
         """Abort the connections whose client certificate has one of these serials."""
         if not serials:
@@ -292,6 +310,7 @@ class CotServer:
 
     def joined(self, conn: CotConnection) -> None:
         self.clients.add(conn)
+        conn.client_id = self.service.connections.add("tak", conn)
         for group in conn.peer.groups:
             self.members.setdefault(group, set()).add(conn)
         bound = conn.peer.bound_uid
@@ -315,6 +334,7 @@ class CotServer:
 
     def left(self, conn: CotConnection) -> None:
         self.clients.discard(conn)
+        self.service.connections.remove(conn.client_id)
         self._throttled.discard(conn)
         for group in conn.peer.groups:
             self.members.get(group, set()).discard(conn)

@@ -43,6 +43,11 @@ Decisions written down here:
   still in the outbox at shutdown is not kept (the deliveries are in the store, and pending
   ones are re-sent after the restart). A uid with `+`, `#` or NUL cannot be a topic level and
   is counted (`outbox-bad-topic`).
+- Who is connected: while subscribed, the broker connection is in the list of live connections
+  (`mqtt-N`: broker address, user name, messages received and published on this connection,
+  reports and deliveries waiting). Disconnecting it drops this connection to the broker; the
+  subscriber connects again after its backoff (the way to make it pick up a broker that was
+  reconfigured); `--mqtt off` is what keeps it away.
 """
 
 import asyncio
@@ -55,6 +60,7 @@ import tomllib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -66,6 +72,7 @@ from holdfire.codecs.meshtastic import node_id
 from holdfire.codecs.mqtt_payloads import SOURCE, decode_payload
 from holdfire.domain.events import Event
 from holdfire.domain.reports import PositionReport
+from holdfire.service.connections import ClientInfo
 from holdfire.service.handlers import Service
 from holdfire.service.messaging import to_carry
 
@@ -204,6 +211,11 @@ class MqttIngest:
         self._outbox_ready = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Reports waiting for the picture and deliveries waiting for the broker."""
+        return self._queue.qsize() + len(self._outbox)
+
     async def start(self) -> None:
         """Start subscribing; returns once subscribed or once the first attempt failed."""
         self._unsubscribe = self.service.hub.subscribe(self.on_service_events, remote=False)
@@ -262,13 +274,7 @@ class MqttIngest:
                     failures = 0
                     self._log_subscription(granted)
                     self._attempted.set()
-                    publisher = asyncio.create_task(self._publisher(client), name="mqtt-out")
-                    try:
-                        async for message in client.messages:
-                            await self._received(message)
-                    finally:
-                        publisher.cancel()
-                        await asyncio.gather(publisher, return_exceptions=True)
+                    await self._session(client)
             except aiomqtt.MqttError as exc:
                 self.counters["connection-lost" if self.connected else "connect-failed"] += 1
                 log.warning("mqtt: %s: %s", self.settings.address, exc)
@@ -277,6 +283,30 @@ class MqttIngest:
             self._attempted.set()
             await asyncio.sleep(self._backoff(failures))
             failures += 1
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """One subscribed connection: read and publish until it fails or is disconnected."""
+        reader = asyncio.create_task(self._read(client), name="mqtt-in")
+        publisher = asyncio.create_task(self._publisher(client), name="mqtt-out")
+        live = _BrokerConnection(self, reader, self.service.clock.now())
+        client_id = self.service.connections.add("mqtt", live)
+        try:
+            await reader
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # closing: not a disconnection
+                raise
+            self.counters["disconnected-by-admin"] += 1
+            log.warning("mqtt: %s: disconnected by an administrator", self.settings.address)
+        finally:
+            self.service.connections.remove(client_id)
+            publisher.cancel()
+            await asyncio.gather(reader, publisher, return_exceptions=True)
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            self.counters["received"] += 1
+            await self._received(message)
 
     def _log_subscription(self, granted: Sequence[int | ReasonCode]) -> None:
         """A broker may refuse a filter (SUBACK 0x80, e.g. its ACL): said loudly, not retried."""
@@ -396,3 +426,30 @@ class MqttIngest:
         self.counters["reports"] += accepted
         if accepted < len(results):  # e.g. older than the unit's own latest fix
             self.counters["reports-not-applied"] += len(results) - accepted
+
+
+class _BrokerConnection:
+    """The subscriber's connection to the broker, in the list of live connections."""
+
+    def __init__(self, ingest: MqttIngest, reader: asyncio.Task[None], since: datetime) -> None:
+        self.ingest = ingest
+        self.reader = reader
+        self.since = since
+        counters = ingest.counters
+        self._base = (counters["received"], counters["published"])  # this connection's share
+
+    def describe(self, client_id: str) -> ClientInfo:
+        ingest, settings = self.ingest, self.ingest.settings
+        return ClientInfo(
+            id=client_id,
+            protocol="mqtt",
+            address=f"{settings.host}:{settings.port}",
+            since=self.since,
+            identity=settings.username,
+            messages_in=ingest.counters["received"] - self._base[0],
+            messages_out=ingest.counters["published"] - self._base[1],
+            queue=ingest.waiting,
+        )
+
+    def disconnect(self) -> None:
+        self.reader.cancel()
