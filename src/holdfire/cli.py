@@ -17,7 +17,6 @@ Decisions written down here:
 import asyncio
 import getpass
 import json
-import logging
 import os
 import re
 import socket
@@ -65,6 +64,8 @@ from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import MAX_PAST
 from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
+from holdfire.logs import LogFormat
+from holdfire.logs import configure as configure_logging
 from holdfire.service.ports import StoreError
 from holdfire.sim import bundled, locate
 from holdfire.sim.live import run_live
@@ -460,6 +461,10 @@ def serve(
             "clusters can share one NATS server).",
         ),
     ] = "holdfire",
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(help="Log lines on stderr as text, or as one JSON object per line."),
+    ] = LogFormat.TEXT,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
@@ -489,7 +494,7 @@ def serve(
     )
     if tiles is not None and listeners.http is None:
         raise _usage("--tiles needs the HTTP listener (--http is off)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_format)
 
     def announce(running: Running) -> None:
         print(f"holdfire serving data directory {config.data_dir}", flush=True)

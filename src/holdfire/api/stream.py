@@ -80,6 +80,10 @@ class Subscription:
         self.overflow = False
         self.wake = asyncio.Event()
 
+    def pending(self) -> int:
+        """Messages waiting to be sent (tracks coalesced per uid)."""
+        return len(self.tracks) + len(self.queue)
+
     def on_events(self, events: Sequence[Event]) -> None:
         for event in events:
             self._take(event)
@@ -215,6 +219,7 @@ async def stream(websocket: WebSocket) -> None:
     subscription = Subscription(ctx, kinds, bbox)
     unsubscribe = ctx.service.hub.subscribe(subscription.on_events)
     ctx.counters["stream_clients"] += 1
+    ctx.streams.add(subscription)
     tasks = {
         asyncio.create_task(_send(websocket, subscription)),
         asyncio.create_task(_receive(websocket, subscription)),
@@ -225,6 +230,7 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         unsubscribe()
         ctx.counters["stream_clients"] -= 1
+        ctx.streams.discard(subscription)
         for task in tasks:
             task.cancel()
         for task in tasks:

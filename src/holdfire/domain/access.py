@@ -39,6 +39,7 @@ class Action(StrEnum):
     ACK_FOR_OTHERS = "ack-for-others"  # POST /messages/{id}/ack for any recipient
     TOKENS = "tokens"  # token administration
     CLUSTER = "cluster"  # GET /cluster: the nodes and how far behind they are
+    METRICS = "metrics"  # GET /metrics (also open to the scrape token, DATA/metrics.token)
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {
