@@ -55,6 +55,7 @@ from holdfire.bootstrap import (
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
 from holdfire.codecs.reports import Channel, report_from_input
+from holdfire.commands_doctor import doctor
 from holdfire.config import Settings, settings
 from holdfire.domain.access import Role
 from holdfire.domain.checks import CheckRequest, Clearance, PidBasis, Verdict
@@ -1077,6 +1078,9 @@ def demo() -> None:
         mark = ("pass", "bold green") if result.passed else ("FAIL", "bold red")
         out.print(Text.assemble(mark, f"  {result.scenario.name}: {result.scenario.title}"))
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+app.command()(doctor)
 
 
 def main() -> None:
