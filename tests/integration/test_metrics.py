@@ -3,7 +3,8 @@
 One server for the module, started with `--log-format json`. The scrape is parsed with
 prometheus_client's own parser; reports, a check, a refused request and a malformed CoT
 event move the counters they should, the picture's stale and lost units are counted at the
-moment of the scrape, and only the scrape token or an admin token may read it.
+moment of the scrape, and only the scrape token or an admin token may read it. A cluster node
+(in-process) cut off from NATS shows for how long, and its outbox growing with what it took.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,14 +22,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from paho.mqtt import publish
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.sync.client import connect
 
+from holdfire.adapters.bus.nats import ClusterSettings
+from holdfire.bootstrap import Listeners, start_server
+from holdfire.config import Settings
 from support.cluster import wait_until
 from support.process import free_port, holdfire
+from support.stores import pg_schema
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 10.0
+MQTT = "mqtt://127.0.0.1:1883"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -39,6 +48,7 @@ class Served:
     scrape: str
     cot_port: int
     log: Path
+    topic: str
 
 
 def _ready(base: str) -> bool:
@@ -53,6 +63,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     http, cot = free_port(), free_port()
     args = ["serve", "--data", str(data), "--http", f"127.0.0.1:{http}"]
     args += ["--cot-tcp", f"127.0.0.1:{cot}", "--cot-tls", "off", "--log-format", "json"]
+    topic = f"hfm-{uuid.uuid4().hex[:8]}"  # the machine's broker, a topic of this server's own
+    args += ["--mqtt", MQTT, "--mqtt-topic", f"{topic}/#"]
     with log.open("wb") as err, (root / "serve.out").open("wb") as out:
         server = subprocess.Popen([*holdfire(), *args], stdout=out, stderr=err)
     try:
@@ -60,14 +72,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_until("holdfire serving", lambda: _ready(base), 30)
         admin = (data / "admin.token").read_text().strip()
         scrape = (data / "metrics.token").read_text().strip()
-        yield Served(base, data, admin, scrape, cot, log)
+        yield Served(base, data, admin, scrape, cot, log, topic)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(TIMEOUT * 3)
 
 
 def scrape(served: Served, token: str | None = None) -> Samples:
-    reply = get_metrics(served, token or served.scrape)
+    return parsed(get_metrics(served, token or served.scrape))
+
+
+def parsed(reply: httpx.Response) -> Samples:
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
     return {
@@ -144,6 +159,35 @@ def test_the_scrape_parses_and_the_counters_move(served: Served) -> None:
     assert gone
 
 
+def test_mqtt_payloads_that_are_no_report_and_stream_clients_are_counted(served: Served) -> None:
+    wait_until(
+        "subscribed to the broker",
+        lambda: value(scrape(served), "holdfire_connections", protocol="mqtt") == 1,
+    )
+    publish.single(f"{served.topic}/tracker-1", b"{not json", qos=1, hostname="127.0.0.1")
+    wait_until(
+        "the MQTT drop counted",
+        lambda: (
+            value(scrape(served), "holdfire_dropped_total", channel="mqtt", reason="not-json") == 1
+        ),
+    )
+    stream = served.base.replace("http://", "ws://") + f"/api/v1/stream?token={served.admin}"
+    with connect(stream, open_timeout=TIMEOUT):
+        during = wait_until(
+            "the stream client counted",
+            lambda: (
+                (s := scrape(served))
+                and value(s, "holdfire_connections", protocol="websocket") == 1
+                and s
+            ),
+        )
+        assert ("holdfire_queue_depth_max", (("queue", "ws-send"),)) in during
+    wait_until(
+        "the stream client gone",
+        lambda: value(scrape(served), "holdfire_connections", protocol="websocket") == 0,
+    )
+
+
 def test_only_the_scrape_token_or_an_admin_reads_the_metrics(served: Served) -> None:
     assert get_metrics(served, None).status_code == 401
     assert get_metrics(served, "hf_" + "x" * 40).status_code == 401
@@ -189,3 +233,47 @@ def test_every_log_line_is_one_json_object(served: Served) -> None:
     assert any(r["logger"] == "uvicorn.error" for r in records), lines
     # The scrape token is named by its file, never written out (nor any other token).
     assert not any("hf_" in line for line in lines)
+
+
+async def test_a_cut_off_node_shows_how_long_and_its_outbox_growing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    nowhere = f"nats://127.0.0.1:{free_port()}"  # nothing listens: the node starts cut off
+    cluster = ClusterSettings(nowhere, "solo", f"hfm{uuid.uuid4().hex[:8]}", connect_wait_s=0.3)
+    with pg_schema() as (_, url):
+        running = await start_server(
+            Settings(data, db=url),
+            Listeners(http=("127.0.0.1", 0), cot_tcp=None, cot_tls=None, cluster=cluster),
+        )
+        try:
+            host, port = running.bound["http"]
+            token = (data / "metrics.token").read_text().strip()
+            admin = (data / "admin.token").read_text().strip()
+            async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=TIMEOUT) as c:
+
+                async def samples() -> Samples:
+                    return parsed(
+                        await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+                    )
+
+                before = await samples()
+                assert value(before, "holdfire_cluster_cut_off_seconds") > 0
+                assert value(before, "holdfire_replication_lag_events") == 0
+                reports = [
+                    {"uid": f"inf-{n}", "lat": 51.4, "lon": 35.6 + n / 100} for n in range(3)
+                ]
+                taken = await c.post(
+                    "/api/v1/reports", json=reports, headers={"Authorization": f"Bearer {admin}"}
+                )
+                assert taken.status_code == 202, taken.text
+                after = await samples()
+        finally:
+            await running.close()
+    outbox = {"queue": "cluster-outbox"}
+    waiting = value(after, "holdfire_queue_depth", **outbox) - value(
+        before, "holdfire_queue_depth", **outbox
+    )
+    assert waiting >= 3  # a unit registered and its position, for each: none published
+    assert value(after, "holdfire_cluster_cut_off_seconds") > value(
+        before, "holdfire_cluster_cut_off_seconds"
+    )
+    assert value(after, "holdfire_reports_total", channel="http") == 3
