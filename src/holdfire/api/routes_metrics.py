@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from holdfire.adapters.metrics import Metrics
 from holdfire.api.auth import Ctx, bearer_secret, refuse, token_for
 from holdfire.api.errors import ApiError, unauthorized
+from holdfire.api.responses import error_doc
 from holdfire.domain.access import Action, may
 
 router = APIRouter()
@@ -23,8 +24,20 @@ router = APIRouter()
 CHECKS_PATH = "/api/v1/checks"
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (the scrape token or an admin token)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text format, version 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        403: error_doc("A token that is neither the scrape token nor an admin's"),
+    },
+)
 async def metrics(request: Request, ctx: Ctx) -> Response:
+    """Counters, histograms and gauges of this server (see the README's Operations section)."""
     served = ctx.metrics
     if served is None:
         raise ApiError(404, "metrics are not served here")
