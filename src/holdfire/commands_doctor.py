@@ -444,19 +444,23 @@ def doctor(
     mqtt: Annotated[
         str | None, typer.Option(metavar="URL", help="MQTT broker to reach (mqtt://...).")
     ] = None,
-    http: Annotated[str, typer.Option(help="HTTP listener to try, HOST:PORT or off.")] = (
-        "127.0.0.1:8080"
-    ),
-    cot_tcp: Annotated[str, typer.Option(help="CoT TCP listener to try, or off.")] = (
-        "127.0.0.1:8087"
-    ),
-    cot_tls: Annotated[str, typer.Option(help="CoT TLS listener to try, or off.")] = (
-        "0.0.0.0:8089"
-    ),
-    cot_udp: Annotated[str, typer.Option(help="CoT UDP input to try, or off.")] = "off",
+    http: Annotated[
+        str, typer.Option(metavar="HOST:PORT", help="HTTP listener to try, or off.")
+    ] = ("127.0.0.1:8080"),
+    cot_tcp: Annotated[
+        str, typer.Option(metavar="HOST:PORT", help="CoT TCP listener to try, or off.")
+    ] = ("127.0.0.1:8087"),
+    cot_tls: Annotated[
+        str, typer.Option(metavar="HOST:PORT", help="CoT TLS listener to try, or off.")
+    ] = ("0.0.0.0:8089"),
+    cot_udp: Annotated[
+        str, typer.Option(metavar="HOST:PORT", help="CoT UDP input to try, or off.")
+    ] = "off",
 ) -> None:
-    """Check the data directory, store, certificates, ports and backing services; say what to
-    fix. Exit 1 if any check fails."""
+    """Check that this machine is ready to serve, and say what to fix.
+
+    The data directory, the store and its migrations, the certificates, the ports serve would
+    listen on and the backing services given. Exit 1 if any check fails."""
     config = settings(data, db=db)
     listeners = []
     for name, flag, text, kind in (
