@@ -19,6 +19,16 @@ from holdfire.adapters.bus.nats import ClusterSettings, NatsLink
 from holdfire.adapters.catalog import load_catalog
 from holdfire.adapters.certs import CertStore, Revocations
 from holdfire.adapters.clock import SystemClock
+from holdfire.adapters.metrics import (
+    SCRAPE_TOKEN_FILENAME,
+    Metrics,
+    ScrapeToken,
+    api_probe,
+    cluster_probe,
+    cot_probe,
+    mqtt_probe,
+    outbox_probe,
+)
 from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.cot_server import CotServer
 from holdfire.adapters.net.groups import load_groups
@@ -45,12 +55,17 @@ log = logging.getLogger("holdfire")
 _SECRET_IN_TEXT = re.compile(r"(?<=[?&]token=)[^&\s\"']+|\bhf_[A-Za-z0-9_-]{16,}")
 
 
+def mask_secrets(text: str) -> str:
+    """`text` with every token in it replaced by ***."""
+    return _SECRET_IN_TEXT.sub("***", text)
+
+
 class RedactSecrets(logging.Filter):
     """Masks tokens in a log record's message before any handler sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = _SECRET_IN_TEXT.sub("***", message)
+        masked = mask_secrets(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True
@@ -235,8 +250,15 @@ async def start_server(
         if tiles is not None:
             tiles.close()
         raise
-    api = ApiContext(service, tiles=tiles, cluster=link, certs=certs)
+    scrape_token = ScrapeToken(settings.data_dir / SCRAPE_TOKEN_FILENAME)
+    metrics = Metrics(service, scrape_token)
+    api = ApiContext(service, tiles=tiles, cluster=link, certs=certs, metrics=metrics)
     server = CotServer(service, clock, cot, tls_context, groups, revocations)
+    metrics.watch(cot_probe(server))
+    metrics.watch(api_probe(api.counters, lambda: [s.pending() for s in api.streams]))
+    if link is not None:
+        metrics.watch(cluster_probe(link))
+        metrics.watch_async(outbox_probe(service.store, link.node))
     spool = CheckSpoolFile(settings.data_dir, service.store, outbox=link.node if link else None)
     service.spool = spool
     running = Running(service, server, {}, certs, api, cluster=link, spool=spool)
@@ -247,6 +269,8 @@ async def start_server(
         running.admin_token_file = await ensure_admin_token(
             service.store, settings.data_dir, clock.now()
         )
+        if scrape_token.ensure():
+            log.info("wrote the metrics scrape token to %s", scrape_token.path)
         running.bound = await server.start(
             listeners.cot_tcp,
             listeners.cot_tls,
@@ -257,6 +281,7 @@ async def start_server(
         if listeners.mqtt is not None:
             running.mqtt = MqttIngest(service, listeners.mqtt, nodes)
             await running.mqtt.start()  # returns once subscribed or after a first failed try
+            metrics.watch(mqtt_probe(running.mqtt))
         if listeners.http is not None:
             running.http = HttpServer(api, listeners.http)
             running.bound["http"] = await running.http.start()

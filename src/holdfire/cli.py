@@ -17,7 +17,6 @@ Decisions written down here:
 import asyncio
 import getpass
 import json
-import logging
 import os
 import re
 import socket
@@ -57,6 +56,7 @@ from holdfire.bootstrap import (
 from holdfire.codecs.imports import ImportBatch, ImportFileError, parse_import
 from holdfire.codecs.json import CodecError, clearance_to_dict, measure_from_feature, parse_time
 from holdfire.codecs.reports import Channel, report_from_input
+from holdfire.commands_doctor import doctor
 from holdfire.config import Settings, settings
 from holdfire.domain.access import Role
 from holdfire.domain.checks import CheckRequest, Clearance, PidBasis, Verdict
@@ -66,6 +66,8 @@ from holdfire.domain.reports import PositionReport
 from holdfire.domain.units import Unit
 from holdfire.engine.clearance import MAX_PAST
 from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
+from holdfire.logs import LogFormat
+from holdfire.logs import configure as configure_logging
 from holdfire.service.ports import StoreError
 from holdfire.sim import bundled, locate
 from holdfire.sim.live import run_live
@@ -461,6 +463,10 @@ def serve(
             "clusters can share one NATS server).",
         ),
     ] = "holdfire",
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(help="Log lines on stderr as text, or as one JSON object per line."),
+    ] = LogFormat.TEXT,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token."""
@@ -490,7 +496,7 @@ def serve(
     )
     if tiles is not None and listeners.http is None:
         raise _usage("--tiles needs the HTTP listener (--http is off)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_format)
 
     def announce(running: Running) -> None:
         print(f"holdfire serving data directory {config.data_dir}", flush=True)
@@ -1105,6 +1111,7 @@ def demo() -> None:
 
 
 app.command("clients")(commands_clients.clients)
+app.command()(doctor)
 
 
 def main() -> None:

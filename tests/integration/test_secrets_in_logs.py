@@ -9,7 +9,9 @@ password (the broker is down, so its retries are logged). Each is used the way a
 the server's stdout and stderr, every `*.log` file under the data directory, and what the CLI
 wrote besides the one secret it exists to print. So that the test can fail, it also checks that
 the log did record what was done (the TLS connection, the stream's URL with its token masked,
-the databases' host and names, the broker).
+the databases' host and names, the broker). It runs with each `--log-format`: text lines, and
+JSON objects (where every line on stderr must parse, and what they say is searched too).
+The metrics scrape token (`DATA/metrics.token`) is one of the secrets, used for a scrape.
 
 No default secret either: two first starts make different admin tokens and CA keys, and the code
 holds no token- or password-shaped literal.
@@ -68,6 +70,9 @@ async def use_everything(
             return reply.status_code
 
     assert await get(tokens["admin"]) == 200
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as c:
+        scraped = await c.get("/metrics", headers={"Authorization": f"Bearer {tokens['scrape']}"})
+        assert scraped.status_code == 200
     assert await get(tokens["planner"]) == 200
     assert await get(tokens["stranger"]) == 401
     async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=TIMEOUT) as c:
@@ -117,7 +122,18 @@ async def refused_handshake(port: int, context: ssl.SSLContext) -> bytes:
         writer.close()
 
 
-def test_no_secret_reaches_a_log(tmp_path: Path) -> None:
+def readable(log_format: str, stderr: str) -> str:
+    """What the log says: the text lines as they are; each JSON line parsed (every one must
+    parse) and its message and fields written out."""
+    if log_format == "text":
+        return stderr
+    records = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert all(isinstance(r, dict) and r.keys() >= {"time", "level", "logger"} for r in records)
+    return "\n".join(" ".join(str(v) for v in r.values()) for r in records)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_secret_reaches_a_log(tmp_path: Path, log_format: str) -> None:
     data = tmp_path / "data"
     db_password = secrets.token_urlsafe(12)
     mqtt_password = secrets.token_urlsafe(12)
@@ -127,8 +143,8 @@ def test_no_secret_reaches_a_log(tmp_path: Path) -> None:
         assert db_password in db_url  # the server trusts loopback: the password is not checked
         common = ["--data", str(data), "--db", db_url]
         certs = CertStore(data / "certs")
-        log_path = tmp_path / "serve.log"
-        with log_path.open("wb") as out:
+        log_path, out_path = tmp_path / "serve.log", tmp_path / "serve.out"
+        with log_path.open("wb") as err, out_path.open("wb") as out:
             server = subprocess.Popen(
                 [
                     *holdfire(),
@@ -142,15 +158,20 @@ def test_no_secret_reaches_a_log(tmp_path: Path) -> None:
                     f"127.0.0.1:{tls}",
                     "--mqtt",
                     f"mqtt://tracker:{mqtt_password}@127.0.0.1:{mqtt}",
+                    "--log-format",
+                    log_format,
                 ],
                 stdout=out,
-                stderr=subprocess.STDOUT,
+                stderr=err,
             )
         try:
             base = f"http://127.0.0.1:{http}"
             wait_until("holdfire serving", lambda: ready(base), 30)
             cli_output: list[str] = []
-            tokens = {"admin": (data / "admin.token").read_text().strip()}
+            tokens = {
+                "admin": (data / "admin.token").read_text().strip(),
+                "scrape": (data / "metrics.token").read_text().strip(),
+            }
             for role, extra in (("planner", []), ("reporter", ["--unit", "inf-1"])):
                 named = ["--role", role, "--name", f"ops-{role}", *extra]
                 made = run("token", "create", *named, *common)
@@ -176,7 +197,8 @@ def test_no_secret_reaches_a_log(tmp_path: Path) -> None:
         assert bad_db.returncode != 0
         cli_output += [bad_db.stdout, bad_db.stderr]
 
-    logs: dict[str, str] = {"serve": log_path.read_text(errors="replace")}
+    stderr = log_path.read_text(errors="replace")
+    logs: dict[str, str] = {"serve": stderr, "serve stdout": out_path.read_text(errors="replace")}
     logs.update({str(p): p.read_text(errors="replace") for p in data.rglob("*.log")})
     logs["cli"] = "\n".join(cli_output)
     found: dict[str, Any] = {}
@@ -186,7 +208,7 @@ def test_no_secret_reaches_a_log(tmp_path: Path) -> None:
         if hits:
             found[what] = hits
     assert not found, f"secrets in the logs: {found}"
-    served = logs["serve"]
+    served = logs["serve stdout"] + readable(log_format, stderr)
     # The log did see what was done (else finding no secret in it would prove nothing).
     for seen in (
         "connected over cot-tls",  # the certificate was used

@@ -15,6 +15,7 @@ from holdfire.api import (
     routes_coordination,
     routes_enroll,
     routes_messages,
+    routes_metrics,
     routes_picture,
     routes_tiles,
     stream,
@@ -52,9 +53,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(routes_tiles.public)
+    app.include_router(routes_metrics.router)
     errors.install(app)
     app.mount("/", UiFiles(ui_directory()), name="ui")  # last: every route above wins
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
+    if ctx.metrics is not None:
+        app.add_middleware(routes_metrics.RequestMetrics, metrics=ctx.metrics)
     _document(app)
     return app
 

@@ -4,11 +4,13 @@ operator map tiles and the cluster link, if any."""
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from fastapi import Request, WebSocket
 
 from holdfire.adapters.bus.nats import NatsLink
 from holdfire.adapters.certs import CertStore
+from holdfire.adapters.metrics import Metrics
 from holdfire.adapters.tiles import TileSource
 from holdfire.codecs.geojson import TrackFeatures
 from holdfire.domain.access import ApiToken
@@ -16,6 +18,12 @@ from holdfire.service.handlers import Service
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a thousand reports or a detailed polygon fit easily
 MAX_PAGE = 1000
+
+
+class Pending(Protocol):
+    """A stream client's queue, as the metrics see it."""
+
+    def pending(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -30,6 +38,8 @@ class ApiContext:
     # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
     known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
     track_features: TrackFeatures = field(default_factory=TrackFeatures)  # GET /tracks' cache
+    metrics: Metrics | None = None  # GET /metrics; None: not served
+    streams: set[Pending] = field(default_factory=set)  # the stream's clients, for the metrics
 
     @property
     def ready(self) -> bool:

@@ -91,6 +91,10 @@ class Subscription:
         self.received = 0
         self.wake = asyncio.Event()
 
+    def pending(self) -> int:
+        """Messages waiting to be sent (tracks coalesced per uid)."""
+        return len(self.tracks) + len(self.queue)
+
     def on_events(self, events: Sequence[Event]) -> None:
         for event in events:
             self._take(event)
@@ -261,6 +265,7 @@ async def stream(websocket: WebSocket) -> None:
     address = f"{peer.host}:{peer.port}" if peer is not None else "?"
     live = StreamClient(subscription, address, token, ctx.service.clock.now())
     client_id = ctx.service.connections.add("ws", live)
+    ctx.streams.add(subscription)
     tasks = {
         asyncio.create_task(_send(websocket, subscription)),
         asyncio.create_task(_receive(websocket, subscription)),
@@ -272,6 +277,7 @@ async def stream(websocket: WebSocket) -> None:
         unsubscribe()
         ctx.service.connections.remove(client_id)
         ctx.counters["stream_clients"] -= 1
+        ctx.streams.discard(subscription)
         for task in tasks:
             task.cancel()
         for task in tasks:

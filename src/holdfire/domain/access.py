@@ -40,6 +40,7 @@ class Action(StrEnum):
     TOKENS = "tokens"  # token administration
     CLUSTER = "cluster"  # GET /cluster: the nodes and how far behind they are
     CLIENTS = "clients"  # GET /clients, DELETE /clients/{id}: who is connected, cut one off
+    METRICS = "metrics"  # GET /metrics (also open to the scrape token, DATA/metrics.token)
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {

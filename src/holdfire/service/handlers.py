@@ -7,6 +7,8 @@ survives a crash. The picture is rebuilt from the store on start.
 
 import gc
 import math
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +56,7 @@ from holdfire.service.ports import (
     CheckSpool,
     Clock,
     ClusterLink,
+    ServiceMetrics,
     Store,
     StoreUnavailable,
 )
@@ -105,6 +108,7 @@ class Service:
         self.spool: CheckSpool | None = None  # where check records wait while the store is down
         self.loaded_at: datetime | None = None  # when start() took the store's snapshot
         self.loaded_seqs: frozenset[int] = frozenset()  # the newest events it held
+        self.metrics: ServiceMetrics | None = None  # counts reports and checks (GET /metrics)
 
     async def start(self) -> None:
         """Open the store and rebuild the picture from it."""
@@ -177,6 +181,11 @@ class Service:
                 followed = self.coordinator.reported(outcome.report or report, now)
                 events += outcome_events(followed, now)
         await self._record(events)
+        if self.metrics is not None:
+            taken = Counter(
+                r.source for r, done in zip(reports, results, strict=True) if done.accepted
+            )
+            self.metrics.reports_taken(taken)
         return results
 
     async def define_measure(self, measure: Measure, *, by: str) -> Measure:
@@ -222,6 +231,7 @@ class Service:
 
         While the store cannot be reached the check is still answered: its record waits in the
         spool (durably) and is written when the store is back."""
+        started = time.perf_counter()
         clearance = evaluate(
             self.picture,
             request,
@@ -229,6 +239,7 @@ class Service:
             check_id=self._new_id(),
             cut_off_since=self.cluster.cut_off_since() if self.cluster is not None else None,
         )
+        evaluate_s = time.perf_counter() - started
         event = CheckEvaluated(clearance)
         try:
             await self._record([event])
@@ -237,6 +248,8 @@ class Service:
                 raise
             await self.spool.keep(event)
             self.hub.publish([event])
+        if self.metrics is not None:
+            self.metrics.check_answered(clearance.verdict, evaluate_s)
         return clearance
 
     async def record_fired(

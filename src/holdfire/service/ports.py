@@ -6,7 +6,7 @@ a system or fake clock); the service and the tests only see these types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -119,6 +119,10 @@ class Store(Protocol):
         oldest first."""
         ...
 
+    async def outbox_size(self, node: str) -> int:
+        """How many events wait in ``node``'s outbox."""
+        ...
+
     async def unqueue(self, seqs: Sequence[int]) -> None:
         """Drop events from the outbox once they are published (unknown seqs are ignored)."""
         ...
@@ -219,6 +223,18 @@ class CheckSpool(Protocol):
 
     async def keep(self, event: Event) -> None:
         """Keep one record durably (raises StoreError if even that is impossible)."""
+        ...
+
+
+class ServiceMetrics(Protocol):
+    """Where the service counts what it took (the Prometheus metrics of a running server)."""
+
+    def reports_taken(self, channels: Mapping[str, int]) -> None:
+        """Reports the picture took, by channel (`PositionReport.source`)."""
+        ...
+
+    def check_answered(self, verdict: Verdict, evaluate_s: float) -> None:
+        """A check was answered (and recorded or spooled); the engine took `evaluate_s`."""
         ...
 
 

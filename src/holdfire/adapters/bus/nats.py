@@ -207,6 +207,11 @@ class NatsLink:
     def recorded(self) -> None:
         self._kick.set()
 
+    @property
+    def cot_backlog(self) -> int:
+        """CoT events waiting to be published for the other nodes' clients."""
+        return self._cot_out.qsize()
+
     # --- life ----------------------------------------------------------------------------
 
     async def start(self, snapshot_at: datetime, snapshot_seqs: frozenset[int]) -> None:

@@ -257,6 +257,11 @@ class CotServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain_ingest()
 
+    @property
+    def ingest_backlog(self) -> int:
+        """Reports received and not yet handed to the picture."""
+        return self._ingest.qsize()
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)

@@ -249,6 +249,16 @@ class MqttIngest:
         if batch:
             await self._apply(batch)
 
+    @property
+    def ingest_backlog(self) -> int:
+        """Reports received and not yet handed to the picture."""
+        return self._queue.qsize()
+
+    @property
+    def outbox_backlog(self) -> int:
+        """Deliveries waiting to be published to the broker."""
+        return len(self._outbox)
+
     # --- the broker ------------------------------------------------------------------------
 
     def _client(self) -> aiomqtt.Client:

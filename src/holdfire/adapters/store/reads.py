@@ -166,6 +166,10 @@ class Reads:
 
     # -- checks -----------------------------------------------------------------------------
 
+    def outbox_size(self, node: str) -> Query[int]:
+        sql = "SELECT count(*) FROM outbox WHERE node = ?"
+        return _one(sql, (node,), lambda rows: int(rows[0][0]))
+
     def get_check(self, check_id: str) -> Query[Clearance | None]:
         def finish(rows: Rows) -> Clearance | None:
             if not rows:
@@ -451,6 +455,9 @@ class ReadingStore(ABC):
 
     async def outbox(self, node: str, limit: int = 1000) -> list[Queued]:
         return await self._read(self._reads.outbox(node, limit))
+
+    async def outbox_size(self, node: str) -> int:
+        return await self._read(self._reads.outbox_size(node))
 
     async def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
         return await self._read(self._reads.events(after_seq, limit))
