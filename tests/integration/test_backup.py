@@ -17,14 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from holdfire.cli import app
 from support.cluster import Node, fresh_database
-from support.process import free_port, run_holdfire
+from support.process import free_port
 from support.stores import Backend
 
 pytestmark = pytest.mark.integration
 
 WEAPON = "120mm-mortar"
+
+
+def holdfire(*args: str | Path) -> Result:
+    """The command line in this process (a server is a process of its own)."""
+    unset: dict[str, str | None] = {"HOLDFIRE_DATA": None, "HOLDFIRE_DB": None}
+    return CliRunner().invoke(app, [str(a) for a in args], env=unset)
 
 
 @dataclass
@@ -116,9 +125,9 @@ def take_under_load(root: Path, db: str | None) -> Taken:
             time.sleep(0.05)
         backup = root / "backup"
         started = time.monotonic()
-        result = run_holdfire("backup", backup, *where(node.data, db))
+        result = holdfire("backup", backup, *where(node.data, db))
         ended = time.monotonic()
-        assert result.returncode == 0, result.stderr
+        assert result.exit_code == 0, result.output + repr(result.exception)
         time.sleep(0.3)  # and the writes go on after it
     finally:
         load.stop.set()
@@ -128,8 +137,8 @@ def take_under_load(root: Path, db: str | None) -> Taken:
     assert not load.failures, load.failures
     reports, checks = load.acknowledged_before(started)
     during = sum(1 for _, t in load.reports + load.checks if started <= t < ended)
-    final = run_holdfire("audit", "verify", *where(node.data, db))
-    assert final.returncode == 0, final.stderr
+    final = holdfire("audit", "verify", *where(node.data, db))
+    assert final.exit_code == 0, final.output + repr(final.exception)
     manifest = json.loads((backup / "manifest.json").read_text())
     assert f"seq {manifest['last_seq']}" in result.stdout
     return Taken(
@@ -176,8 +185,8 @@ def test_the_backup_was_taken_under_load_and_says_what_it_holds(taken: Taken) ->
     assert ("postgres.dump" in listed) == (taken.db is not None)
     assert not any(name.endswith(("-wal", "-shm", ".lock")) for name in listed)
     assert (taken.backup.stat().st_mode & 0o077) == 0  # keys inside: owner only
-    info = run_holdfire("backup-info", taken.backup)
-    assert info.returncode == 0, info.stderr
+    info = holdfire("backup-info", taken.backup)
+    assert info.exit_code == 0, info.output + repr(info.exception)
     assert f"events up to seq {m['last_seq']}" in info.stdout
 
 
@@ -185,8 +194,8 @@ def test_a_restored_node_holds_every_write_acknowledged_before_the_backup(
     taken: Taken, target_db: str | None
 ) -> None:
     restored = taken.root / "restored"
-    result = run_holdfire("restore", taken.backup, *where(restored, target_db))
-    assert result.returncode == 0, result.stderr
+    result = holdfire("restore", taken.backup, *where(restored, target_db))
+    assert result.exit_code == 0, result.output + repr(result.exception)
     assert "the store matches the manifest; audit chain intact" in result.stdout
     assert (restored / "certs" / "ca.pem").read_bytes() == taken.ca
     node = start_node(taken.root, "restored", target_db)  # the restored admin token works
@@ -197,15 +206,15 @@ def test_a_restored_node_holds_every_write_acknowledged_before_the_backup(
         for check_id in taken.checks:
             assert node.call("GET", f"/checks/{check_id}").status == 200
         # A running server's data directory is never restored over, even forced.
-        again = run_holdfire("restore", taken.backup, *where(restored, target_db), "--force")
-        assert again.returncode == 1
+        again = holdfire("restore", taken.backup, *where(restored, target_db), "--force")
+        assert again.exit_code == 1
         assert "in use by another holdfire process" in again.stderr
     finally:
         node.stop()
     assert _last_seq(restored, target_db) == taken.manifest["last_seq"]
     expect = taken.manifest["audit_last_hash"]
-    verify = run_holdfire("audit", "verify", *where(restored, target_db), "--expect", expect)
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    verify = holdfire("audit", "verify", *where(restored, target_db), "--expect", expect)
+    assert verify.exit_code == 0, verify.output
 
 
 def test_restore_refuses_a_directory_or_database_with_data_unless_forced(
@@ -216,15 +225,15 @@ def test_restore_refuses_a_directory_or_database_with_data_unless_forced(
     (busy / "notes.txt").write_text("kept")
     db = target_db
     if db is not None:  # the database the previous test restored into holds the tables
-        refused = run_holdfire("restore", taken.backup, *where(tmp_path / "empty", db))
-        assert refused.returncode == 1
+        refused = holdfire("restore", taken.backup, *where(tmp_path / "empty", db))
+        assert refused.exit_code == 1
         assert "already holds holdfire tables" in refused.stderr
-    refused = run_holdfire("restore", taken.backup, *where(busy, db))
-    assert refused.returncode == 1
+    refused = holdfire("restore", taken.backup, *where(busy, db))
+    assert refused.exit_code == 1
     assert "is not empty (notes.txt)" in refused.stderr
     assert sorted(p.name for p in busy.iterdir()) == ["holdfire.lock", "notes.txt"]
-    forced = run_holdfire("restore", taken.backup, *where(busy, db), "--force")
-    assert forced.returncode == 0, forced.stderr
+    forced = holdfire("restore", taken.backup, *where(busy, db), "--force")
+    assert forced.exit_code == 0, forced.output + repr(forced.exception)
     [aside] = tmp_path.glob("busy.before-restore-*")
     assert (aside / "notes.txt").read_text() == "kept"
     assert f"moved to {aside}" in forced.stdout
@@ -239,10 +248,10 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(
     shutil.copytree(taken.backup, copy)
     (copy / "data" / "certs" / "ca.pem").write_bytes(b"not the CA")
     into = tmp_path / "into"
-    result = run_holdfire("restore", copy, *where(into, taken.db))
-    assert result.returncode == 1
+    result = holdfire("restore", copy, *where(into, taken.db))
+    assert result.exit_code == 1
     assert "data/certs/ca.pem in the backup is not the file it was" in result.stderr
     assert not into.exists()
-    info = run_holdfire("backup-info", copy)
-    assert info.returncode == 1
+    info = holdfire("backup-info", copy)
+    assert info.exit_code == 1
     assert "data/certs/ca.pem in the backup is not the file it was" in info.stderr
