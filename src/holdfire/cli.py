@@ -66,6 +66,7 @@ from holdfire.domain.units import Unit
 from holdfire.engine.clearance import MAX_PAST
 from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
 from holdfire.service.ports import StoreError
+from holdfire.settings_file import CONTEXT_SETTINGS, ConfigOption
 from holdfire.sim import bundled, locate
 from holdfire.sim.live import run_live
 from holdfire.sim.model import Scenario, ScenarioError, load_file
@@ -379,8 +380,9 @@ def _address(text: str, flag: str) -> Address | None:
     return (host.strip("[]"), int(port))
 
 
-@app.command()
+@app.command(context_settings=CONTEXT_SETTINGS)
 def serve(
+    config_file: ConfigOption = None,
     data: DataOption = None,
     db: DbOption = None,
     http: Annotated[
@@ -462,7 +464,8 @@ def serve(
     ] = "holdfire",
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
-    store. The first start writes an admin token to DATA/admin.token."""
+    store. The first start writes an admin token to DATA/admin.token. Every option can be set
+    in a --config file and by HOLDFIRE_<OPTION>; the command line wins, then the environment."""
     config = settings(data, tiles, db)
     store_where = _store(config).where  # a --db that is not a PostgreSQL URL stops here
     played = _load_scenario(scenario) if scenario is not None else None
