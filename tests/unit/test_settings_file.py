@@ -119,3 +119,13 @@ def test_a_bad_file_is_a_usage_error_naming_what_is_wrong(
     with pytest.raises(typer.BadParameter) as caught:
         resolve(["--config", str(config)])
     assert error in caught.value.format_message() + str(caught.value.param_hint or "")
+
+
+def test_the_shipped_example_file_is_read() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "holdfire.toml"
+    got = resolve(["--config", str(example)])
+    assert (got["http"], got["cot_tcp"], got["cot_tls"]) == (
+        "127.0.0.1:8080",
+        "off",
+        "0.0.0.0:8089",
+    )
