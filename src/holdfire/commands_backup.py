@@ -75,7 +75,7 @@ def restore(
     except OSError as exc:
         raise _error(f"{exc.filename or src}: {exc.strerror or exc}", 1) from None
     chain = _chain(config.data_dir, config.db)
-    _report(done, chain)
+    _report(done, chain, config.db)
     if not chain.intact:
         raise typer.Exit(1)
 
@@ -115,8 +115,10 @@ def _chain(data_dir: Path, db: str | None) -> ChainCheck:
         raise _error(f"restored, but the store cannot be opened: {exc}", 1) from None
 
 
-def _report(done: Restored, chain: ChainCheck) -> None:
-    where = f"{done.data_dir}" + ("" if done.manifest.store == "sqlite" else " and the database")
+def _report(done: Restored, chain: ChainCheck, db: str | None) -> None:
+    where = f"{done.data_dir}" + (
+        "" if db is None else f" and the {make_store(done.data_dir, db).where}"
+    )
     print(f"restored into {where}")
     print(f"  backup {done.manifest.describe()}")
     if done.moved_aside is not None:
