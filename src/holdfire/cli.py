@@ -38,6 +38,7 @@ from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.bus.nats import ClusterSettings, without_password
 from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.data_files import DataFileError
+from holdfire.adapters.data_lock import DataDirInUse
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.factory import DbUrlError, ManagedStore, make_store
@@ -382,7 +383,7 @@ def _address(text: str, flag: str) -> Address | None:
 
 @app.command(context_settings=CONTEXT_SETTINGS)
 def serve(
-    config_file: ConfigOption = None,
+    config_file: ConfigOption = None,  # read by its callback, before every other option
     data: DataOption = None,
     db: DbOption = None,
     http: Annotated[
@@ -554,6 +555,8 @@ def serve(
         _event_loop_runner(
             serve_until_stopped(config, listeners, announce, play if played is not None else None)
         )
+    except DataDirInUse as exc:
+        raise _error(str(exc), 1) from None
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
     except _STORE_USAGE as exc:

@@ -1,6 +1,7 @@
-"""`holdfire serve` as a service: configured from a file and the environment, and stopped with
-SIGTERM while clients are connected: it exits 0, every write it acknowledged is stored, and
-what was queued for a TAK client that reads slowly reaches it before the connection closes.
+"""`holdfire serve` as a service: configured from a file and the environment, stopped with
+SIGTERM while clients are connected (it exits 0, every write it acknowledged is stored, and
+what was queued for a TAK client reaches it before the connection closes), and alone on its
+data directory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from holdfire.adapters.data_lock import DataDirInUse
+from holdfire.bootstrap import Listeners, start_server
+from holdfire.config import Settings
 from support.cluster import Node, wait_until
 from support.process import free_port
 from support.stores import Backend
@@ -108,3 +112,16 @@ def test_sigterm_drains_queues_and_exits_0(tmp_path: Path) -> None:
     assert not missing, f"{len(missing)} queued messages never reached the client"
     stored = {uid for (uid,) in Backend("sqlite", data, None).rows("SELECT uid FROM positions")}
     assert acked and set(acked) <= stored
+
+
+async def test_a_second_server_on_a_data_directory_is_refused(tmp_path: Path) -> None:
+    settings = Settings(tmp_path / "data")
+    listeners = Listeners(cot_tcp=("127.0.0.1", 0), cot_tls=None)
+    first = await start_server(settings, listeners)
+    try:
+        with pytest.raises(DataDirInUse, match="in use by another holdfire process"):
+            await start_server(settings, listeners)
+    finally:
+        await first.close()
+    again = await start_server(settings, listeners)  # closing released it
+    await again.close()
