@@ -62,16 +62,20 @@ MANIFEST: Final = "manifest.json"
 FORMAT: Final = "holdfire-backup/1"
 DATA: Final = "data"
 PG_DUMP: Final = "postgres.dump"
-_DATABASES: Final = (DB_FILENAME, SPOOL_FILENAME)
 # Not copied as files: the databases (their online copies are) and their companions, the lock.
 _SKIPPED: Final = frozenset(
-    {LOCK_FILENAME, *(name + suffix for name in _DATABASES for suffix in ("", "-wal", "-shm"))}
-) | frozenset(name + "-journal" for name in _DATABASES)
-_VERSION = re.compile(r"\b(\d+)(?:\.(\d+))?")
+    {LOCK_FILENAME}
+    | {
+        name + suffix
+        for name in (DB_FILENAME, SPOOL_FILENAME)
+        for suffix in ("", "-wal", "-shm", "-journal")
+    }
+)
+_VERSION: Final = re.compile(r"\(PostgreSQL\) (\d+)")
 
 
 class BackupError(Exception):
-    """A backup or restore that cannot be done, and why (nothing half-done is left behind)."""
+    """A backup or restore that cannot be done, and why."""
 
 
 class Executes(Protocol):
