@@ -19,6 +19,7 @@ from holdfire.adapters.bus.nats import ClusterSettings, NatsLink
 from holdfire.adapters.catalog import load_catalog
 from holdfire.adapters.certs import CertStore, Revocations
 from holdfire.adapters.clock import SystemClock
+from holdfire.adapters.data_lock import DataLock
 from holdfire.adapters.metrics import (
     SCRAPE_TOKEN_FILENAME,
     Metrics,
@@ -196,6 +197,7 @@ class Running:
     ticker: Ticker | None = None
     cluster: NatsLink | None = None
     spool: CheckSpoolFile | None = None
+    lock: DataLock | None = None  # held on the data directory until closed
 
     async def close(self) -> None:
         self.service.ready = False
@@ -213,6 +215,8 @@ class Running:
         await self.service.close()
         if self.api.tiles is not None:
             self.api.tiles.close()
+        if self.lock is not None:
+            self.lock.close()
 
 
 async def start_server(
@@ -225,8 +229,10 @@ async def start_server(
     it and, unless TLS is off, a CA and a server certificate. Map tiles that cannot be served
     stop the start before anything is written."""
     tiles = open_tiles(settings.tiles) if settings.tiles is not None else None
+    lock: DataLock | None = None
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = DataLock(settings.data_dir)  # one server per data directory
         groups = load_groups(settings.data_dir)  # a bad file stops the start, before listening
         nodes = load_nodes(settings.data_dir) if listeners.mqtt is not None else {}
         service = build_service(settings, coordination)
@@ -247,6 +253,8 @@ async def start_server(
             link = service.cluster = NatsLink(listeners.cluster, service, clock)
         await service.start()
     except BaseException:
+        if lock is not None:
+            lock.close()
         if tiles is not None:
             tiles.close()
         raise
@@ -261,7 +269,7 @@ async def start_server(
         metrics.watch_async(outbox_probe(service.store, link.node))
     spool = CheckSpoolFile(settings.data_dir, service.store, outbox=link.node if link else None)
     service.spool = spool
-    running = Running(service, server, {}, certs, api, cluster=link, spool=spool)
+    running = Running(service, server, {}, certs, api, cluster=link, spool=spool, lock=lock)
     if link is not None:
         server.relay = link.cot_out
         link.on_cot = server.on_remote

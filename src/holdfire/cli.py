@@ -38,6 +38,7 @@ from holdfire.adapters.auth import TokenError, create_token, revoke_token
 from holdfire.adapters.bus.nats import ClusterSettings, without_password
 from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.data_files import DataFileError
+from holdfire.adapters.data_lock import DataDirInUse
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.factory import DbUrlError, ManagedStore, make_store
@@ -69,6 +70,7 @@ from holdfire.geo import DATUM_ERROR_M, GeoError, parse_datum, parse_location
 from holdfire.logs import LogFormat
 from holdfire.logs import configure as configure_logging
 from holdfire.service.ports import StoreError
+from holdfire.settings_file import CONTEXT_SETTINGS, ConfigOption
 from holdfire.sim import bundled, locate
 from holdfire.sim.live import run_live
 from holdfire.sim.model import Scenario, ScenarioError, load_file
@@ -382,8 +384,9 @@ def _address(text: str, flag: str) -> Address | None:
     return (host.strip("[]"), int(port))
 
 
-@app.command()
+@app.command(context_settings=CONTEXT_SETTINGS)
 def serve(
+    config_file: ConfigOption = None,  # read by its callback, before every other option
     data: DataOption = None,
     db: DbOption = None,
     http: Annotated[
@@ -469,7 +472,8 @@ def serve(
     ] = LogFormat.TEXT,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
-    store. The first start writes an admin token to DATA/admin.token."""
+    store. The first start writes an admin token to DATA/admin.token. Every option can be set
+    in a --config file and by HOLDFIRE_<OPTION>; the command line wins, then the environment."""
     config = settings(data, tiles, db)
     store_where = _store(config).where  # a --db that is not a PostgreSQL URL stops here
     played = _load_scenario(scenario) if scenario is not None else None
@@ -560,6 +564,8 @@ def serve(
         _event_loop_runner(
             serve_until_stopped(config, listeners, announce, play if played is not None else None)
         )
+    except DataDirInUse as exc:
+        raise _error(str(exc), 1) from None
     except OSError as exc:
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
     except _STORE_USAGE as exc:
@@ -1112,6 +1118,7 @@ def demo() -> None:
 
 app.command("clients")(commands_clients.clients)
 app.command()(doctor)
+from holdfire import commands_backup  # noqa: E402, F401  (registers backup and restore)
 
 
 def main() -> None:

@@ -1701,3 +1701,46 @@ async def test_an_unacknowledged_message_is_sent_again(tmp_path: Path) -> None:
         assert kim.count(from_holdfire(KO_WITHDRAWING)) == 2
         assert net.running.service.hub.listeners == 2  # the desk: local events, other nodes'
     assert net.running.service.hub.listeners == 0  # closing the server unsubscribed it
+
+
+async def test_closing_the_server_sends_a_slow_reader_what_waits_for_it(tmp_path: Path) -> None:
+    """What SIGTERM does: messages queued for a client whose socket is backed up reach it
+    before its connection closes, instead of waiting in the mailbox for the next start."""
+    running = await serve(tmp_path, write_high_water=16 * 1024)
+    net = Net(running, tmp_path)
+    try:
+        sender = await net.tcp("sender")
+        sender.send(sa("ANDROID-sender", "SENDER", *AIM))
+        slow = await net.tcp("slow", rcvbuf=4096, read=False)
+        slow.send(sa("ANDROID-slow", "SLOW"))
+        conn = await net.bound("ANDROID-slow")
+        await net.track("ANDROID-sender")
+        padding = "x" * 8000
+        for n in range(800):  # 6.5 MB of SA: more than the kernel buffers, so it backs up
+            sender.send(sa("ANDROID-sender", "SENDER", *AIM, remarks=f"{n} {padding}"))
+        await sender.drain()
+        for _ in range(int(TIMEOUT / 0.01)):
+            if conn.sink.paused:
+                break
+            await asyncio.sleep(0.01)
+        assert conn.sink.paused
+        for n in range(5):
+            chat = geochat("ANDROID-sender", "SENDER", f"queued {n}", chat_id="ANDROID-slow")
+            sender.send(chat)
+        await sender.drain()
+        for _ in range(int(TIMEOUT / 0.01)):
+            if len(conn.sink.messages) == 5:
+                break
+            await asyncio.sleep(0.01)
+        assert len(conn.sink.messages) == 5
+        closing = asyncio.ensure_future(running.close())
+        await asyncio.sleep(0.2)  # the server is closing when the client starts to read
+        slow.start_reading()
+        await asyncio.wait_for(slow.eof.wait(), 3 * TIMEOUT)
+        await asyncio.wait_for(closing, 3 * TIMEOUT)
+        texts = [g.remarks for g in slow.events if g.type == "b-t-f"]
+        assert texts == [f"queued {n}" for n in range(5)]
+        assert running.cot.mailbox.waiting("ANDROID-slow") == 0
+    finally:
+        await net.close()
+        await running.close()

@@ -92,6 +92,7 @@ class Node:
     log: Path
     token: str = ""
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # the process's environment (default: this one's)
 
     @property
     def base(self) -> str:
@@ -101,7 +102,7 @@ class Node:
         self.data.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
         self.process = subprocess.Popen(
-            [*holdfire(), "serve", *self.args], stdout=out, stderr=subprocess.STDOUT
+            [*holdfire(), "serve", *self.args], stdout=out, stderr=subprocess.STDOUT, env=self.env
         )
         out.close()
 

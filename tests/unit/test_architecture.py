@@ -29,6 +29,8 @@ def ring_of(path: Path) -> str:
     top = parts[0].removesuffix(".py")
     if top in OUTER:
         return "outer"
+    if top.startswith("commands"):  # commands_*.py: more of the command line, beside cli.py
+        return "cli"
     return top if top in RINGS else "bootstrap"  # config.py sits with bootstrap
 
 

@@ -317,6 +317,14 @@ class CotConnection(asyncio.Protocol):
         self.server.count(self, "disconnected-by-admin")
         self.abort()
 
+    def backlog(self) -> int:
+        """What still waits to go out to the client: queued events and buffered bytes."""
+        if self.closing or self.transport is None:
+            return 0
+        sink = self.sink
+        buffered = self.transport.get_write_buffer_size() + sum(map(len, self._pending))
+        return len(sink.messages) + len(sink.sa) + buffered
+
     def close(self) -> None:
         """Stop reading and writing; what is already written is still flushed to the client.
         Messages sent from now on wait in `sink.messages` (the mailbox, once it has left)."""

@@ -228,18 +228,25 @@ class CotServer:
         return bound
 
     async def close(self) -> None:
-        """Stop listening, close every client, and let the picture take what was received."""
+        """Stop listening and reading, let the picture take what was received and every client
+        take what waits for it (queued messages included), then close every client."""
+        for server in self._servers:
+            server.close()
+        for transport in self._udp:
+            transport.close()
+        for client in list(self.clients):
+            client.pause_reading()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ingest.join(), self.config.close_timeout_s)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for server in self._servers:
-            server.close()
+        await self._flush_clients()
         for client in list(self.clients):
-            client.close()
-        for transport in self._udp:
-            transport.close()
-        # Clients get a moment to take what was written to them; one that does not read is
-        # not waited for.
+            if client.backlog():
+                client.abort()  # it stopped reading: its queued messages go to the mailbox
+            else:
+                client.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(min(1.0, self.config.close_timeout_s)):
                 while self.clients:
@@ -249,8 +256,6 @@ class CotServer:
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ingest.join(), self.config.close_timeout_s)
         await asyncio.gather(*self._journal_writes, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
@@ -261,6 +266,20 @@ class CotServer:
     def ingest_backlog(self) -> int:
         """Reports received and not yet handed to the picture."""
         return self._ingest.qsize()
+
+    async def _flush_clients(self) -> None:
+        """Wait while what is queued for the clients goes out, for at most close_timeout_s,
+        and no longer than a second once none of them takes any more (one that does not read
+        is not waited for)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.config.close_timeout_s
+        last, idle_since = -1, loop.time()
+        while (waiting := sum(client.backlog() for client in self.clients)) and loop.time() < end:
+            if waiting != last:
+                last, idle_since = waiting, loop.time()
+            elif loop.time() - idle_since >= 1.0:
+                return
+            await asyncio.sleep(0.01)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
