@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from mypy_extensions import mypyc_attr
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
@@ -61,6 +62,9 @@ class ReportOutcome:
     report: PositionReport | None = None  # the report as applied (times settled)
 
 
+# Compiled (setup.py), yet open to subclasses in plain Python: the benchmark's full-scan
+# reference (bench/check_latency.py) replaces its spatial queries.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Picture:
     """Current state, indexed for checks. Mutated only through its methods."""
 
