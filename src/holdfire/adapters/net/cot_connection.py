@@ -3,6 +3,16 @@
 `CotConnection` (TCP or TLS) and `UdpInput` turn bytes into parsed events and hand them to the
 server (`CotServer.on_event`); they never route anything themselves. Malformed input is dropped
 and counted against a token bucket; a client that keeps sending garbage is cut off.
+
+Hostile load (per source address, `CotServer.admission`): a connection is admitted or refused
+the moment it is accepted, before any TLS handshake (the handshake then runs on the admitted
+connection, bounded by `handshake_timeout_s`). What an address sends is charged to its byte and
+event buckets; an address over its rate is *read more slowly*, not dropped: the connection that
+went into debt stops being read until the debt is paid, so TCP pushes back on the sender and
+nothing a real client sent is lost (chat and emergencies included), while a flood costs the
+server no more than the rate. The server's watchdog closes connections that send no complete
+event for `idle_timeout_s`, and those that leave a frame unfinished for `frame_timeout_s`
+(slowloris); neither clock runs while the server itself is not reading the connection.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import struct
 import time
 from collections import Counter
@@ -57,6 +68,16 @@ class CotConfig:
     ingest_high_water: int = 50_000  # reports waiting for the picture before readers pause
     close_timeout_s: float = 5.0
     revocation_poll_s: float = 0.5  # how often the CRL file is looked at (one stat)
+    # Hostile load, per source address (0 turns a limit off). A fires cell behind one NAT
+    # address fits easily: dozens of devices, each an SA every few seconds.
+    max_per_address: int = 64  # connections open at once
+    connects_per_s: float = 2.0  # new connections, after a burst as large as max_per_address
+    bytes_per_s: float = 1 << 20  # read from one address, after a burst of 16 s of it
+    events_per_s: float = 200.0  # complete frames from one address, after a burst of 25 s
+    idle_timeout_s: float = 120.0  # no complete event for this long: closed
+    frame_timeout_s: float = 30.0  # a frame begun and not finished for this long: closed
+    handshake_timeout_s: float = 10.0  # TLS handshake not finished: closed
+    limits_log_every_s: float = 60.0  # one log line per address and interval at most
 
 
 @dataclass(slots=True)
@@ -117,7 +138,12 @@ class CotConnection(asyncio.Protocol):
         self._refilled = time.monotonic()
         self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
         self.reading_paused = False
-        self.refused = False  # revoked at the handshake: never joined the server
+        self._paused_for: set[str] = set()  # why reading is paused: "ingest", "rate"
+        self.host: str | None = None  # the admitted source address, until released
+        self.joined = False  # admitted, handshake done, not revoked: one of the server's clients
+        self.handshaking = False
+        self.last_frame = time.monotonic()  # when the last complete event arrived
+        self.frame_since: float | None = None  # when the unfinished frame held now began
         self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending
 
     # --- asyncio.Protocol ------------------------------------------------------------------
@@ -126,15 +152,58 @@ class CotConnection(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
-        transport.set_write_buffer_limits(high=self.server.config.write_high_water)
         address = transport.get_extra_info("peername")
+        host = str(address[0]) if address else "?"
+        self.peer.address = f"{host}:{address[1]}" if address else "?"
+        if self.server.admission.admit(host) is not None:
+            transport.abort()  # counted and logged by the admission
+            return
+        self.host = host
+        self.server.connections.add(self)
+        if self.source == "cot-tls":
+            self.handshaking = True
+            transport.pause_reading()  # the ClientHello is for the TLS layer, once it is there
+            self.server.spawn(self._handshake(transport))
+            return
+        self._start(transport)
+
+    async def _handshake(self, raw: asyncio.Transport) -> None:
+        """TLS on an admitted connection, bounded in time (a handshake that never finishes
+        would hold its slot for ever)."""
+        loop = asyncio.get_running_loop()
+        limit = self.server.config.handshake_timeout_s or None
+        context = self.server.tls_context
+        assert context is not None
+        host = self.host
+        try:
+            tls = await loop.start_tls(
+                raw, self, context, server_side=True, ssl_handshake_timeout=limit
+            )
+        except (OSError, ssl.SSLError, EOFError) as exc:
+            # One reason for a handshake that failed and one that never finished: uvloop
+            # reports a failed one only when the time-out fires.
+            if host is not None:
+                self.server.admission.refuse(host, "tls-handshake")
+            log.debug("%s: TLS handshake not done: %r", self.peer.address, exc)
+            self._release()
+            return
+        self.handshaking = False
+        if tls is None or tls.is_closing() or self.host is None:
+            self._release()
+            return
+        self._start(tls)
+
+    def _start(self, transport: asyncio.Transport) -> None:
+        """The stream is ready (TLS done): who is it, and may it join?"""
+        self.transport = transport
+        transport.set_write_buffer_limits(high=self.server.config.write_high_water)
         identity = None
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             der = ssl_object.getpeercert(binary_form=True)
             identity = identity_from_peercert(der) if der else None
         self.peer = Peer(
-            address=f"{address[0]}:{address[1]}" if address else "?",
+            address=self.peer.address,
             source=self.source,
             groups=self.server.groups_for(identity),
             identity=identity,
@@ -149,13 +218,14 @@ class CotConnection(asyncio.Protocol):
                 identity.serial,
             )
             self.server.counters["revoked-refused"] += 1
-            self.refused = True
             self.abort()
             return
+        self.last_frame = time.monotonic()
+        self.joined = True
         self.server.joined(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        if self.closing or not self.joined:
             return
         now = self.server.clock.now()
         framer = self.negotiation.xml
@@ -183,6 +253,39 @@ class CotConnection(asyncio.Protocol):
         self._charge_garbage(framer.garbage_bytes - garbage, framer.oversized - oversized)
         if self.negotiation.failed is not None and not self.closing:
             self._unframeable(self.negotiation.failed)
+            return
+        frames = len(got.xml_frames) + len(got.proto_payloads) + (1 if got.reply else 0)
+        self._watch(len(data), frames)
+
+    def _watch(self, size: int, frames: int) -> None:
+        """The watchdog's clocks, and the address's byte and event budgets."""
+        now = time.monotonic()
+        if frames:
+            self.last_frame = now
+        if not self.negotiation.mid_frame:
+            self.frame_since = None
+        elif frames or self.frame_since is None:
+            self.frame_since = now
+        if self.host is None or self.closing:
+            return
+        wait = self.server.charge(self.host, size, frames)
+        if wait > 0.0 and "rate" not in self._paused_for:
+            self.peer.counters["rate-limited"] += 1
+            self.server.admission.refuse(self.host, "rate-limited")
+            self.pause_reading("rate")
+            asyncio.get_running_loop().call_later(wait, self.resume_reading, "rate")
+
+    def overdue(self, now: float) -> str | None:
+        """Why the watchdog should close this connection now, if it should."""
+        cfg = self.server.config
+        if not self.joined or self.reading_paused or self.closing:
+            return None  # handshakes have their own time-out; paused ones are ours to read
+        if self.frame_since is not None and cfg.frame_timeout_s:
+            if now - self.frame_since > cfg.frame_timeout_s:
+                return "slow-frame"
+        if cfg.idle_timeout_s and now - self.last_frame > cfg.idle_timeout_s:
+            return "idle-timeout"
+        return None
 
     def pause_writing(self) -> None:
         self.sink.paused = True
@@ -193,8 +296,17 @@ class CotConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.sink.closed = True
-        if not self.refused:
+        self._release()
+        if self.joined:
+            self.joined = False
             self.server.left(self)
+
+    def _release(self) -> None:
+        """The connection no longer counts against its address (called once it is gone)."""
+        if self.host is not None:
+            self.server.admission.release(self.host)
+            self.host = None
+        self.server.connections.discard(self)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -275,15 +387,28 @@ class CotConnection(asyncio.Protocol):
         # Also when it is already closing but does not read what is left: do not wait for it.
         self.abort()
 
-    def pause_reading(self) -> None:
-        if not self.reading_paused and self.transport is not None and not self.closing:
+    def pause_reading(self, why: str = "ingest") -> None:
+        """Stop reading, for `why` (the ingest backlog, or the address's rate), until
+        `resume_reading(why)` for every reason given."""
+        if self.transport is None or self.closing:
+            return
+        if not self._paused_for:
             self.transport.pause_reading()
             self.reading_paused = True
+        self._paused_for.add(why)
 
-    def resume_reading(self) -> None:
-        if self.reading_paused and self.transport is not None and not self.closing:
-            self.transport.resume_reading()
+    def resume_reading(self, why: str = "ingest") -> None:
+        self._paused_for.discard(why)
+        if self._paused_for or not self.reading_paused:
+            return
         self.reading_paused = False
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+            # The watchdog's clocks stopped while the server was not reading.
+            now = time.monotonic()
+            self.last_frame = now
+            if self.frame_since is not None:
+                self.frame_since = now
 
     def close(self) -> None:
         """Stop reading and writing; what is already written is still flushed to the client.

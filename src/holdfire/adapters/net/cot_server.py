@@ -29,6 +29,11 @@ Revocation: a client certificate the CA's CRL lists is refused right after the h
 before anything it sent is read; the CRL file is watched (`revocation_poll_s`) and every open
 connection whose certificate it newly lists is aborted at once (see `certs.Revocations`).
 
+Hostile load: per source address, a cap on open connections, a rate of new ones, and budgets
+of bytes and events read (`admission`, see `cot_connection`); a watchdog closes idle and
+slowloris connections, TLS handshakes are bounded in time. Every refusal is counted by reason
+(`counters`, `refused-<reason>`) and logged at most once per address and minute.
+
 Flow control: a slow reader costs bounded memory (`Sink`: SA coalesced per uid, messages capped,
 then disconnect with the messages kept for it). A client that sends faster than the picture can
 take its reports is read more slowly (its socket is paused while the ingest backlog is full).
@@ -38,6 +43,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
@@ -45,6 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from holdfire.adapters.certs import Revocations, TlsIdentity
+from holdfire.adapters.net.admission import AddressBook
 from holdfire.adapters.net.cot_commands import CommandDesk, chat_senders
 from holdfire.adapters.net.cot_connection import (
     CotConfig,
@@ -97,6 +104,17 @@ class CotServer:
         self.groups = groups or GroupPolicy(default=frozenset({self.config.anonymous_group}))
         self.anonymous = self.groups.default
         self.counters: Counter[str] = Counter()
+        cfg = self.config
+        self.admission = AddressBook(
+            "cot",
+            max_open=cfg.max_per_address,
+            connects_per_s=cfg.connects_per_s,
+            connect_burst=cfg.max_per_address or 64,
+            log=log,
+            log_every_s=cfg.limits_log_every_s,
+        )
+        self.admission.counters = self.counters  # one set of counters for the whole server
+        self.connections: set[CotConnection] = set()  # admitted, joined or not (handshakes)
         self.clients: set[CotConnection] = set()
         self.members: dict[str, set[CotConnection]] = {}
         self.by_uid: dict[str, CotConnection] = {}
@@ -183,9 +201,9 @@ class CotServer:
         if tls is not None:
             if self.tls_context is None:
                 raise ValueError("a TLS listener needs the server's TLS context")
-            server = await loop.create_server(
-                lambda: CotConnection(self, "cot-tls"), *tls, ssl=self.tls_context
-            )
+            # No ssl= here: a connection is admitted (or refused) before its handshake, which
+            # then runs on it (`CotConnection._handshake`).
+            server = await loop.create_server(lambda: CotConnection(self, "cot-tls"), *tls)
             self._servers.append(server)
             bound["tls"] = server.sockets[0].getsockname()[:2]
         if udp is not None:
@@ -218,8 +236,9 @@ class CotServer:
             self._announce_loop(),
             self._housekeeping_loop(),
             self._revocation_loop(),
+            self._watchdog_loop(),
         ):
-            self._spawn(work)
+            self.spawn(work)
         return bound
 
     async def close(self) -> None:
@@ -231,6 +250,8 @@ class CotServer:
             server.close()
         for client in list(self.clients):
             client.close()
+        for conn in list(self.connections - self.clients):
+            conn.abort()  # admitted, still in its handshake
         for transport in self._udp:
             transport.close()
         # Clients get a moment to take what was written to them; one that does not read is
@@ -252,7 +273,7 @@ class CotServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain_ingest()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -285,6 +306,36 @@ class CotServer:
                 )
                 self.counters["revoked-cut"] += 1
                 conn.abort()
+
+    def charge(self, host: str, size: int, frames: int) -> float:
+        """Charge what `host` sent to its budgets; seconds its connection should now go
+        unread (0.0: none)."""
+        cfg = self.config
+        wait = 0.0
+        if cfg.bytes_per_s:
+            bucket = self.admission.bucket(host, "bytes", cfg.bytes_per_s, 16 * cfg.bytes_per_s)
+            wait = bucket.spend(time.monotonic(), size)
+        if cfg.events_per_s and frames:
+            bucket = self.admission.bucket(
+                host, "events", cfg.events_per_s, 25 * cfg.events_per_s
+            )
+            wait = max(wait, bucket.spend(time.monotonic(), frames))
+        return wait
+
+    async def _watchdog_loop(self) -> None:
+        """Once a second: close the connections idle or slowloris for too long."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                reason = conn.overdue(now)
+                if reason is None:
+                    continue
+                if conn.host is not None:
+                    self.admission.refuse(conn.host, reason)
+                conn.peer.counters[f"refused-{reason}"] += 1
+                conn.abort()
+            self.admission.prune()
 
     def groups_for(self, identity: TlsIdentity | None) -> frozenset[str]:
         """A certificate's groups from groups.toml; everyone else the default groups."""
@@ -482,7 +533,7 @@ class CotServer:
             if track is None or not picture.is_marker(uid):
                 continue
             if any(r.reporter == reporter for r in track.positions):
-                self._spawn(self._remove_marker(uid, peer.label))
+                self.spawn(self._remove_marker(uid, peer.label))
             else:
                 self.counters["marker-delete-refused"] += 1
 
@@ -653,7 +704,7 @@ class CotServer:
 
     def _chat(self, conn: CotConnection, event: CotEvent) -> None:
         if self._to_server(event):
-            self._spawn(self.desk.command(conn, event))
+            self.spawn(self.desk.command(conn, event))
             return
         chat = event.chat
         if (chat is not None and chat.sender_callsign == self.config.callsign) or any(
