@@ -9,6 +9,7 @@ from fastapi import Request, WebSocket
 
 from holdfire.adapters.bus.nats import NatsLink
 from holdfire.adapters.tiles import TileSource
+from holdfire.api.guard import HttpGuard
 from holdfire.codecs.geojson import TrackFeatures
 from holdfire.domain.access import ApiToken
 from holdfire.service.handlers import Service
@@ -28,6 +29,11 @@ class ApiContext:
     # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
     known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
     track_features: TrackFeatures = field(default_factory=TrackFeatures)  # GET /tracks' cache
+    guard: HttpGuard = field(default_factory=HttpGuard)  # per-address limits
+    cot_counters: Counter[str] | None = None  # the CoT server's, for GET /admin/counters
+
+    def __post_init__(self) -> None:
+        self.guard.book.counters = self.counters  # refusals counted with the rest
 
     @property
     def ready(self) -> bool:
