@@ -86,8 +86,9 @@ def _document(app: FastAPI) -> None:
 
 def _shared_errors(schema: dict[str, Any]) -> None:
     """Every operation that needs a token answers 401 without a valid one, every one with a
-    body 413 past the limit, every one 429 past its address's request rate, and every 422 has the shared error shape (the handlers in
-    `errors`), not FastAPI's default validation shape, which this API never sends."""
+    body 413 past the limit, every one 429 past its address's request rate, and every 422 has
+    the shared error shape (the handlers in `errors`), not FastAPI's default validation shape,
+    which this API never sends."""
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             if not isinstance(operation, dict):

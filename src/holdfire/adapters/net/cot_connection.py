@@ -5,14 +5,15 @@ server (`CotServer.on_event`); they never route anything themselves. Malformed i
 and counted against a token bucket; a client that keeps sending garbage is cut off.
 
 Hostile load (per source address, `CotServer.admission`): a connection is admitted or refused
-the moment it is accepted, before any TLS handshake (the handshake then runs on the admitted
-connection, bounded by `handshake_timeout_s`). What an address sends is charged to its byte and
-event buckets; an address over its rate is *read more slowly*, not dropped: the connection that
-went into debt stops being read until the debt is paid, so TCP pushes back on the sender and
-nothing a real client sent is lost (chat and emergencies included), while a flood costs the
-server no more than the rate. The server's watchdog closes connections that send no complete
-event for `idle_timeout_s`, and those that leave a frame unfinished for `frame_timeout_s`
-(slowloris); neither clock runs while the server itself is not reading the connection.
+the moment it is accepted, before any TLS handshake (`CotServer._accept`; the handshake then
+runs on the admitted connection, bounded by `handshake_timeout_s`). What an address sends is
+charged to its byte and event buckets; an address over its rate is *read more slowly*, not
+dropped: the connection that went into debt stops being read until the debt is paid, so TCP
+pushes back on the sender and nothing a real client sent is lost (chat and emergencies
+included), while a flood costs the server no more than the rate. The server's watchdog closes
+connections that send no complete event for `idle_timeout_s`, and those that leave a frame
+unfinished for `frame_timeout_s` (slowloris); neither clock runs while the server itself is
+not reading the connection.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import ssl
 import struct
 import time
 from collections import Counter
@@ -72,8 +72,10 @@ class CotConfig:
     # address fits easily: dozens of devices, each an SA every few seconds.
     max_per_address: int = 64  # connections open at once
     connects_per_s: float = 2.0  # new connections, after a burst as large as max_per_address
-    bytes_per_s: float = 1 << 20  # read from one address, after a burst of 16 s of it
-    events_per_s: float = 200.0  # complete frames from one address, after a burst of 25 s
+    bytes_per_s: float = 1 << 20  # read from one address ...
+    bytes_burst_s: float = 16.0  # ... after a burst of this many seconds of it
+    events_per_s: float = 200.0  # complete frames from one address ...
+    events_burst_s: float = 25.0  # ... after a burst of this many seconds of them
     idle_timeout_s: float = 120.0  # no complete event for this long: closed
     frame_timeout_s: float = 30.0  # a frame begun and not finished for this long: closed
     handshake_timeout_s: float = 10.0  # TLS handshake not finished: closed
@@ -123,11 +125,11 @@ def is_message(cot_type: str) -> bool:
 class CotConnection(asyncio.Protocol):
     """One streaming client (TCP or TLS)."""
 
-    def __init__(self, server: CotServer, source: str) -> None:
+    def __init__(self, server: CotServer, source: str, host: str, address: str) -> None:
         self.server = server
         self.source = source
         self.transport: asyncio.Transport | None = None
-        self.peer = Peer("?", source, frozenset())
+        self.peer = Peer(address, source, frozenset())
         self.sink = Sink(self._write, server.config.message_limit)
         self.negotiation = Negotiation(
             server.config.server_uid,
@@ -139,9 +141,8 @@ class CotConnection(asyncio.Protocol):
         self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
         self.reading_paused = False
         self._paused_for: set[str] = set()  # why reading is paused: "ingest", "rate"
-        self.host: str | None = None  # the admitted source address, until released
-        self.joined = False  # admitted, handshake done, not revoked: one of the server's clients
-        self.handshaking = False
+        self.host: str | None = host  # the admitted source address, until released
+        self.joined = False  # handshake done, not revoked: one of the server's clients
         self.last_frame = time.monotonic()  # when the last complete event arrived
         self.frame_since: float | None = None  # when the unfinished frame held now began
         self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending
@@ -149,52 +150,10 @@ class CotConnection(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The stream is ready (after the TLS handshake, on TLS): who is it, and may it
+        join? (It was admitted when accepted: `CotServer._accept`.)"""
         # uvloop's transports implement asyncio.Transport without subclassing it
         transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        address = transport.get_extra_info("peername")
-        host = str(address[0]) if address else "?"
-        self.peer.address = f"{host}:{address[1]}" if address else "?"
-        if self.server.admission.admit(host) is not None:
-            transport.abort()  # counted and logged by the admission
-            return
-        self.host = host
-        self.server.connections.add(self)
-        if self.source == "cot-tls":
-            self.handshaking = True
-            transport.pause_reading()  # the ClientHello is for the TLS layer, once it is there
-            self.server.spawn(self._handshake(transport))
-            return
-        self._start(transport)
-
-    async def _handshake(self, raw: asyncio.Transport) -> None:
-        """TLS on an admitted connection, bounded in time (a handshake that never finishes
-        would hold its slot for ever)."""
-        loop = asyncio.get_running_loop()
-        limit = self.server.config.handshake_timeout_s or None
-        context = self.server.tls_context
-        assert context is not None
-        host = self.host
-        try:
-            tls = await loop.start_tls(
-                raw, self, context, server_side=True, ssl_handshake_timeout=limit
-            )
-        except (OSError, ssl.SSLError, EOFError) as exc:
-            # One reason for a handshake that failed and one that never finished: uvloop
-            # reports a failed one only when the time-out fires.
-            if host is not None:
-                self.server.admission.refuse(host, "tls-handshake")
-            log.debug("%s: TLS handshake not done: %r", self.peer.address, exc)
-            self._release()
-            return
-        self.handshaking = False
-        if tls is None or tls.is_closing() or self.host is None:
-            self._release()
-            return
-        self._start(tls)
-
-    def _start(self, transport: asyncio.Transport) -> None:
-        """The stream is ready (TLS done): who is it, and may it join?"""
         self.transport = transport
         transport.set_write_buffer_limits(high=self.server.config.write_high_water)
         identity = None
@@ -279,10 +238,10 @@ class CotConnection(asyncio.Protocol):
         """Why the watchdog should close this connection now, if it should."""
         cfg = self.server.config
         if not self.joined or self.reading_paused or self.closing:
-            return None  # handshakes have their own time-out; paused ones are ours to read
-        if self.frame_since is not None and cfg.frame_timeout_s:
-            if now - self.frame_since > cfg.frame_timeout_s:
-                return "slow-frame"
+            return None  # not joined: in its handshake, which has its own time-out
+        since = self.frame_since
+        if since is not None and cfg.frame_timeout_s and now - since > cfg.frame_timeout_s:
+            return "slow-frame"
         if cfg.idle_timeout_s and now - self.last_frame > cfg.idle_timeout_s:
             return "idle-timeout"
         return None
@@ -296,12 +255,12 @@ class CotConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.sink.closed = True
-        self._release()
+        self.release()
         if self.joined:
             self.joined = False
             self.server.left(self)
 
-    def _release(self) -> None:
+    def release(self) -> None:
         """The connection no longer counts against its address (called once it is gone)."""
         if self.host is not None:
             self.server.admission.release(self.host)

@@ -42,6 +42,7 @@ take its reports is read more slowly (its socket is paused while the ingest back
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from collections import Counter
@@ -128,7 +129,8 @@ class CotServer:
         self._restore_mailbox()
         self.mailbox.journal = self._journal
         self.desk = CommandDesk(self)
-        self._servers: list[asyncio.AbstractServer] = []
+        self._listeners: list[socket.socket] = []
+        self._accepting: list[asyncio.Task[None]] = []
         self._udp: list[asyncio.DatagramTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ingest: asyncio.Queue[PositionReport] = asyncio.Queue()
@@ -194,18 +196,12 @@ class CotServer:
         """
         loop = asyncio.get_running_loop()
         bound: dict[str, tuple[str, int]] = {}
+        if tls is not None and self.tls_context is None:
+            raise ValueError("a TLS listener needs the server's TLS context")
         if tcp is not None:
-            server = await loop.create_server(lambda: CotConnection(self, "cot-tcp"), *tcp)
-            self._servers.append(server)
-            bound["tcp"] = server.sockets[0].getsockname()[:2]
+            bound["tcp"] = self._listen(tcp, "cot-tcp", None)
         if tls is not None:
-            if self.tls_context is None:
-                raise ValueError("a TLS listener needs the server's TLS context")
-            # No ssl= here: a connection is admitted (or refused) before its handshake, which
-            # then runs on it (`CotConnection._handshake`).
-            server = await loop.create_server(lambda: CotConnection(self, "cot-tls"), *tls)
-            self._servers.append(server)
-            bound["tls"] = server.sockets[0].getsockname()[:2]
+            bound["tls"] = self._listen(tls, "cot-tls", self.tls_context)
         if udp is not None:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: UdpInput(self), local_addr=udp
@@ -246,8 +242,11 @@ class CotServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for server in self._servers:
-            server.close()
+        for task in self._accepting:
+            task.cancel()
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+        for listener in self._listeners:
+            listener.close()
         for client in list(self.clients):
             client.close()
         for conn in list(self.connections - self.clients):
@@ -262,9 +261,6 @@ class CotServer:
                     await asyncio.sleep(0.01)
         for client in list(self.clients):
             client.abort()
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ingest.join(), self.config.close_timeout_s)
         await asyncio.gather(*self._journal_writes, return_exceptions=True)
@@ -272,6 +268,64 @@ class CotServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain_ingest()
+
+    def _listen(
+        self, address: tuple[str, int], source: str, tls: ssl.SSLContext | None
+    ) -> tuple[str, int]:
+        listener = socket.create_server(address, backlog=1024)
+        listener.setblocking(False)
+        self._listeners.append(listener)
+        self._accepting.append(asyncio.ensure_future(self._accept(listener, source, tls)))
+        host, port = listener.getsockname()[:2]
+        return (str(host), int(port))
+
+    async def _accept(
+        self, listener: socket.socket, source: str, tls: ssl.SSLContext | None
+    ) -> None:
+        """Accept, and admit or refuse by source address before anything else is done with
+        the connection (a refused one costs an accept and a close: no transport, no TLS)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, address = await loop.sock_accept(listener)
+            except OSError as exc:  # out of file descriptors, say: wait rather than spin
+                self.counters["accept-failed"] += 1
+                if self.counters["accept-failed"] in (1, 10, 100, 1000, 10000):
+                    log.error("%s: cannot accept (%s)", source, exc)
+                await asyncio.sleep(0.1)
+                continue
+            host = str(address[0])
+            if self.admission.admit(host) is not None:
+                sock.close()
+                continue
+            conn = CotConnection(self, source, host, f"{host}:{address[1]}")
+            self.connections.add(conn)
+            self.spawn(self._connect(conn, sock, tls))
+
+    async def _connect(
+        self, conn: CotConnection, sock: socket.socket, tls: ssl.SSLContext | None
+    ) -> None:
+        """The transport (and, on TLS, the handshake, bounded in time) of an admitted
+        connection."""
+        loop = asyncio.get_running_loop()
+        try:
+            if tls is None:
+                await loop.connect_accepted_socket(lambda: conn, sock)
+            else:
+                await loop.connect_accepted_socket(
+                    lambda: conn,
+                    sock,
+                    ssl=tls,
+                    ssl_handshake_timeout=self.config.handshake_timeout_s or None,
+                )
+        except (OSError, ssl.SSLError, EOFError) as exc:
+            # One reason for a handshake that failed and one that never finished (uvloop
+            # reports a failed one only when the time-out fires).
+            if conn.host is not None:
+                self.admission.refuse(conn.host, "tls-handshake" if tls else "connect-failed")
+            log.debug("%s: not connected: %r", conn.peer.address, exc)
+            conn.release()
+            sock.close()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -309,16 +363,17 @@ class CotServer:
 
     def charge(self, host: str, size: int, frames: int) -> float:
         """Charge what `host` sent to its budgets; seconds its connection should now go
-        unread (0.0: none)."""
+        unread (0.0: none). Charged after a read, so an address may get up to one read (256
+        KiB) past its budget before it waits."""
         cfg = self.config
         wait = 0.0
         if cfg.bytes_per_s:
-            bucket = self.admission.bucket(host, "bytes", cfg.bytes_per_s, 16 * cfg.bytes_per_s)
+            burst = cfg.bytes_burst_s * cfg.bytes_per_s
+            bucket = self.admission.bucket(host, "bytes", cfg.bytes_per_s, burst)
             wait = bucket.spend(time.monotonic(), size)
         if cfg.events_per_s and frames:
-            bucket = self.admission.bucket(
-                host, "events", cfg.events_per_s, 25 * cfg.events_per_s
-            )
+            burst = cfg.events_burst_s * cfg.events_per_s
+            bucket = self.admission.bucket(host, "events", cfg.events_per_s, burst)
             wait = max(wait, bucket.spend(time.monotonic(), frames))
         return wait
 
