@@ -70,7 +70,7 @@ class CotConfig:
     revocation_poll_s: float = 0.5  # how often the CRL file is looked at (one stat)
     # Hostile load, per source address (0 turns a limit off). A fires cell behind one NAT
     # address fits easily: dozens of devices, each an SA every few seconds.
-    max_per_address: int = 64  # connections open at once
+    max_per_address: int = 128  # connections open at once
     connects_per_s: float = 2.0  # new connections, after a burst as large as max_per_address
     bytes_per_s: float = 1 << 20  # read from one address ...
     bytes_burst_s: float = 16.0  # ... after a burst of this many seconds of it
