@@ -186,6 +186,12 @@ class CotConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing or not self.joined:
             return
+        # Charged even when the connection is cut off for it: a client that reconnects after
+        # each cut-off still spends its address's budget.
+        self._watch(len(data), self._take(data))
+
+    def _take(self, data: bytes) -> int:
+        """Frame, parse and hand on what was read; how many frames it held."""
         now = self.server.clock.now()
         framer = self.negotiation.xml
         garbage, oversized = framer.garbage_bytes, framer.oversized
@@ -193,7 +199,7 @@ class CotConnection(asyncio.Protocol):
             got = self.negotiation.feed(data, now)
         except FramingError as exc:
             self._unframeable(exc)
-            return
+            return 0
         if got.reply:
             self._write(got.reply)
             self.sink.mode = self.negotiation.outbound
@@ -212,9 +218,7 @@ class CotConnection(asyncio.Protocol):
         self._charge_garbage(framer.garbage_bytes - garbage, framer.oversized - oversized)
         if self.negotiation.failed is not None and not self.closing:
             self._unframeable(self.negotiation.failed)
-            return
-        frames = len(got.xml_frames) + len(got.proto_payloads) + (1 if got.reply else 0)
-        self._watch(len(data), frames)
+        return len(got.xml_frames) + len(got.proto_payloads) + (1 if got.reply else 0)
 
     def _watch(self, size: int, frames: int) -> None:
         """The watchdog's clocks, and the address's byte and event budgets."""
@@ -225,10 +229,10 @@ class CotConnection(asyncio.Protocol):
             self.frame_since = None
         elif frames or self.frame_since is None:
             self.frame_since = now
-        if self.host is None or self.closing:
+        if self.host is None:
             return
         wait = self.server.charge(self.host, size, frames)
-        if wait > 0.0 and "rate" not in self._paused_for:
+        if wait > 0.0 and "rate" not in self._paused_for and not self.closing:
             self.peer.counters["rate-limited"] += 1
             self.server.admission.refuse(self.host, "rate-limited")
             self.pause_reading("rate")
