@@ -415,4 +415,4 @@ async def test_serve_applies_its_limit_flags(tmp_path: Path) -> None:
     assert proc.returncode == 0
     logged = log_path.read_text()
     assert re.search(r"open files: up to \d+ \(hard limit \d+\)", logged), logged
-    assert "cot 127.0.0.2: refused (too-many-connections)" in logged
+    assert "cot 127.0.0.2: too-many-connections" in logged

@@ -57,6 +57,7 @@ class HttpGuard:
             log_every_s=self.limits.log_every_s,
         )
         self._open: dict[int, str] = {}  # id(transport) -> address, while it counts
+        self._pruned = self.book.clock()
 
     def opened(self, transport: asyncio.BaseTransport, host: str) -> bool:
         if self.book.admit(host) is not None:
@@ -68,7 +69,10 @@ class HttpGuard:
         host = self._open.pop(id(transport), None)
         if host is not None:
             self.book.release(host)
-            self.book.prune()
+            now = self.book.clock()
+            if now - self._pruned > 10.0:  # now and then: a walk over every address
+                self._pruned = now
+                self.book.prune()
 
     def request_wait(self, host: str) -> float:
         """0.0 if `host` may make a request now (one is taken), else the seconds to wait."""

@@ -142,7 +142,7 @@ class AddressBook:
             )
             before += ")"
             address.unlogged.clear()
-        self.log.warning("%s %s: refused (%s)%s", self.name, host, reason, before)
+        self.log.warning("%s %s: %s%s", self.name, host, reason, before)
         address.next_log = now + self.log_every_s
         return reason
 
