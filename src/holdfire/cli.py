@@ -623,10 +623,11 @@ def serve(
         body_timeout_s=http_body_timeout,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    soft, hard = raise_open_file_limit()
-    logging.getLogger("holdfire").info("open files: up to %d (hard limit %d)", soft, hard)
+    soft, hard = raise_open_file_limit()  # every connection is a file
 
     def announce(running: Running) -> None:
+        # logged once started: a start that fails says only why, in one line
+        logging.getLogger("holdfire").info("open files: up to %d (hard limit %d)", soft, hard)
         print(f"holdfire serving data directory {config.data_dir}", flush=True)
         print(f"  store: {store_where}", flush=True)
         for name, (host, port) in sorted(running.bound.items()):

@@ -272,12 +272,14 @@ class CotServer:
     def _listen(
         self, address: tuple[str, int], source: str, tls: ssl.SSLContext | None
     ) -> tuple[str, int]:
-        listener = socket.create_server(address, backlog=1024)
+        host, port = address
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server(address, family=family, backlog=1024)
         listener.setblocking(False)
         self._listeners.append(listener)
         self._accepting.append(asyncio.ensure_future(self._accept(listener, source, tls)))
-        host, port = listener.getsockname()[:2]
-        return (str(host), int(port))
+        bound = listener.getsockname()
+        return (str(bound[0]), int(bound[1]))
 
     async def _accept(
         self, listener: socket.socket, source: str, tls: ssl.SSLContext | None
