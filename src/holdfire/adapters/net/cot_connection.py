@@ -182,6 +182,7 @@ class CotConnection(asyncio.Protocol):
         self.last_frame = time.monotonic()
         self.joined = True
         self.server.joined(self)
+        self._watch(0, 0)  # an address in debt: not a byte read from its new connection yet
 
     def data_received(self, data: bytes) -> None:
         if self.closing or not self.joined:
