@@ -187,6 +187,10 @@ class CotConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing or not self.joined:
             return
+        if self.reading_paused and self.transport is not None:
+            # Paused already, and yet read: uvloop starts reading after `connection_made`
+            # whatever it did, so a pause asked for there is asked for again here.
+            self.transport.pause_reading()
         # Charged even when the connection is cut off for it: a client that reconnects after
         # each cut-off still spends its address's budget.
         self._watch(len(data), self._take(data))
