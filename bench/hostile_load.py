@@ -16,14 +16,14 @@ client an SA a second, each receiving everyone's; delivery ratio within 5 s, lat
    - oversize: 100 KiB frames (over the 64 KiB frame limit) as fast as the server reads them;
    - garbage: random bytes with no `<`, as fast as the server reads them;
    - churn: connects and closes at once, again and again;
-   a connection the server refuses or closes is opened again 1 s later (churn: 0.1 s). The
+   a connection the server refuses or closes is opened again 1 s later (churn: 0.5 s). The
    harness starts once the attack has run `--ramp` s and the attack stops after it.
 
 Prints one JSON line: `quiet` and `attack` (delivery ratio, p50/p99/max ms, the server's peak
 RSS: VmHWM from /proc/PID/status, and its CPU), `p99_ratio` (attack / quiet, target ≤ 2) and
 `delivery_ratio_kept`, `refusals` (the server's counters by reason, from GET
 /api/v1/admin/counters), `hostile` (what the hostile process did: connections opened, refused
-or closed by the server before it had sent anything, closed later, bytes sent), the load
+closed by the server within 2 s, i.e. refused, or later, bytes sent), the load
 average, and which holdfire was measured.
 
     .venv/bin/python bench/hostile_load.py                  # 100 good, 1,000 hostile, 20 s each
@@ -85,7 +85,7 @@ def log(msg: str) -> None:
 class Tally:
     def __init__(self) -> None:
         self.opened = 0
-        self.refused = 0  # closed by the server within 0.5 s of connecting
+        self.refused = 0  # closed by the server within 2 s of connecting (its time-outs are longer)
         self.closed = 0  # closed by the server later
         self.failed = 0  # could not even connect
         self.bytes = 0
@@ -137,7 +137,7 @@ async def hostile_slot(kind: str, local: str, port: int, tally: Tally, until: fl
                     await asyncio.wait_for(loop.sock_sendall(sock, chunk), 1.0)
                     tally.bytes += len(chunk)
             if time.monotonic() < until:
-                if time.monotonic() - opened < 0.5:
+                if time.monotonic() - opened < 2.0:
                     tally.refused += 1
                 else:
                     tally.closed += 1
