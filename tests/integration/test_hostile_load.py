@@ -280,12 +280,13 @@ def admin_token(running: Running) -> str:
 async def test_http_requests_past_the_rate_are_429_and_other_addresses_are_served(
     tmp_path: Path,
 ) -> None:
-    async with server(tmp_path, http=HttpLimits(requests_per_s=1.0)) as running:  # burst 10
+    limits = HttpLimits(requests_per_s=0.2)  # a burst of 2, then one every 5 s
+    async with server(tmp_path, http=limits) as running:
         base = base_url(running)
         async with from_address("127.0.0.2", base) as hostile:
-            statuses = [(await hostile.get("/health")).status_code for _ in range(14)]
+            statuses = [(await hostile.get("/health")).status_code for _ in range(4)]
             refused = await hostile.get("/health")
-        assert statuses == [200] * 10 + [429] * 4
+        assert statuses == [200, 200, 429, 429]
         assert refused.status_code == 429
         assert refused.json() == {
             "error": "too many requests from this address; try again later",
@@ -295,7 +296,7 @@ async def test_http_requests_past_the_rate_are_429_and_other_addresses_are_serve
         async with from_address("127.0.0.3", base, admin_token(running)) as other:
             assert (await other.get("/health")).status_code == 200
             counters = (await other.get("/admin/counters")).json()
-        assert counters["http"]["refused-request-rate"] == 5
+        assert counters["http"]["refused-request-rate"] == 3
 
 
 async def test_http_connections_past_the_cap_of_one_address_are_refused(tmp_path: Path) -> None:
@@ -362,7 +363,7 @@ async def test_serve_applies_its_limit_flags(tmp_path: Path) -> None:
     args = ["serve", "--data", str(data), "--http", f"127.0.0.1:{http}"]
     args += ["--cot-tcp", f"127.0.0.1:{tcp}", "--cot-tls", f"127.0.0.1:{tls}"]
     args += ["--cot-max-per-address", "1", "--cot-idle-timeout", "1.5"]
-    args += ["--cot-handshake-timeout", "1.5", "--http-requests-per-s", "0.5"]
+    args += ["--cot-handshake-timeout", "1.5", "--http-requests-per-s", "0.1"]  # a burst of 1
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen([*holdfire(), *args], stdout=out, stderr=subprocess.STDOUT)
@@ -371,7 +372,7 @@ async def test_serve_applies_its_limit_flags(tmp_path: Path) -> None:
         for _ in range(int(6 * TIMEOUT / 0.1)):
             with contextlib.suppress(httpx.HTTPError):
                 async with from_address("127.0.0.9", base) as probe:
-                    if (await probe.get("/health")).status_code == 200:
+                    if (await probe.get("/health")).status_code in (200, 429):  # it answers
                         break
             await asyncio.sleep(0.1)
         store = CertStore(data / "certs")
@@ -400,10 +401,10 @@ async def test_serve_applies_its_limit_flags(tmp_path: Path) -> None:
 
         token = (data / "admin.token").read_text().strip()
         async with from_address("127.0.0.4", base) as busy:
-            statuses = [(await busy.get("/health")).status_code for _ in range(6)]
+            statuses = [(await busy.get("/health")).status_code for _ in range(3)]
         async with from_address("127.0.0.5", base, token) as admin:
             counters = (await admin.get("/admin/counters")).json()
-        assert statuses == [200] * 5 + [429]
+        assert statuses == [200, 429, 429]
         assert counters["cot"]["refused-too-many-connections"] == 1
         assert counters["cot"]["refused-idle-timeout"] == 1
         assert counters["cot"]["refused-tls-handshake"] == 1
