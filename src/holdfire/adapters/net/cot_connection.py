@@ -12,8 +12,9 @@ dropped: the connection that went into debt stops being read until the debt is p
 pushes back on the sender and nothing a real client sent is lost (chat and emergencies
 included), while a flood costs the server no more than the rate. The server's watchdog closes
 connections that send no complete event for `idle_timeout_s`, and those that leave a frame
-unfinished for `frame_timeout_s` (slowloris); neither clock runs while the server itself is
-not reading the connection.
+unfinished for `frame_timeout_s` (slowloris); neither clock runs while the server does not read
+a connection because the picture is behind (they do while its address is over its budget: a
+slowloris cannot shelter behind a flood from its own address).
 """
 
 from __future__ import annotations
@@ -246,8 +247,10 @@ class CotConnection(asyncio.Protocol):
     def overdue(self, now: float) -> str | None:
         """Why the watchdog should close this connection now, if it should."""
         cfg = self.server.config
-        if not self.joined or self.reading_paused or self.closing:
-            return None  # not joined: in its handshake, which has its own time-out
+        if not self.joined or self.closing or "ingest" in self._paused_for:
+            # not joined: in its handshake, which has its own time-out; not read because the
+            # picture is behind: not its fault (paused for its address's rate: its own)
+            return None
         since = self.frame_since
         if since is not None and cfg.frame_timeout_s and now - since > cfg.frame_timeout_s:
             return "slow-frame"
@@ -366,17 +369,18 @@ class CotConnection(asyncio.Protocol):
         self._paused_for.add(why)
 
     def resume_reading(self, why: str = "ingest") -> None:
+        if why == "ingest" and why in self._paused_for:
+            # The watchdog's clocks stopped while the picture was behind.
+            now = time.monotonic()
+            self.last_frame = now
+            if self.frame_since is not None:
+                self.frame_since = now
         self._paused_for.discard(why)
         if self._paused_for or not self.reading_paused:
             return
         self.reading_paused = False
         if self.transport is not None and not self.closing:
             self.transport.resume_reading()
-            # The watchdog's clocks stopped while the server was not reading.
-            now = time.monotonic()
-            self.last_frame = now
-            if self.frame_since is not None:
-                self.frame_since = now
 
     def close(self) -> None:
         """Stop reading and writing; what is already written is still flushed to the client.
