@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from http_checks import check_load, load_picture, log, run_bench  # noqa: E402
+from http_checks import NO_ADDRESS_LIMITS, check_load, load_picture, log, run_bench  # noqa: E402
 from support.cluster import NATS_URL, Cluster, Node, fresh_database, wait_until  # noqa: E402
 
 TARGET = {"replication_p99_ms": 200.0, "replication_cost_pct": 25.0, "reports_per_s": 1000}
@@ -170,6 +170,8 @@ def throughput(node: Node, tables: dict[str, Any], args: argparse.Namespace) -> 
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     with fresh_database() as db:
         cluster = Cluster(scratch, db, NATS_URL)
+        for name in ("a", "b", "c"):
+            cluster.add(name, *NO_ADDRESS_LIMITS)
         try:
             a, _b, c = cluster.start("a", "b", "c")
             headers = {"Authorization": f"Bearer {a.token}"}

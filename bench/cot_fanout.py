@@ -48,10 +48,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from http_checks import NO_ADDRESS_LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HARNESS = ROOT.parent / "shared" / "bench" / "cot_load.py"
@@ -220,8 +223,16 @@ class Server:
     log_path: Path
 
 
-def launch(args: argparse.Namespace, kind: str, scratch: Path, timeout: float = 30.0) -> Server:
-    """A fresh server on a free port, once it accepts connections (two tries)."""
+def launch(
+    args: argparse.Namespace,
+    kind: str,
+    scratch: Path,
+    timeout: float = 30.0,
+    extra: Sequence[str] = NO_ADDRESS_LIMITS,
+) -> Server:
+    """A fresh server on a free port, once it accepts connections (two tries); `extra` are
+    more arguments for `holdfire serve` (by default: every generated client connects from
+    127.0.0.1, so the per-address limits are off)."""
     last = ""
     for _attempt in range(2):
         port = free_port()
@@ -238,6 +249,7 @@ def launch(args: argparse.Namespace, kind: str, scratch: Path, timeout: float = 
                 f"{HOST}:{port}",
                 "--cot-tls",
                 "off",
+                *extra,
             ]
             if args.holdfire_src is not None:  # another source tree (a patch to compare)
                 env = {**os.environ, "PYTHONPATH": str(args.holdfire_src)}

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from holdfire.adapters.store.factory import make_store  # noqa: E402
 from holdfire.domain.events import CheckEvaluated, MessageSent, PositionReported  # noqa: E402
-from http_checks import log, run_bench  # noqa: E402
+from http_checks import NO_ADDRESS_LIMITS, log, run_bench  # noqa: E402
 from support.cluster import Node, fresh_database  # noqa: E402
 from support.process import free_port  # noqa: E402
 
@@ -132,7 +132,7 @@ async def cot_load(port: int, stop: threading.Event) -> None:
 def node_for(data: Path, db: str | None, log_path: Path) -> Node:
     http, cot = free_port(), free_port()
     args = ["--data", str(data), "--http", f"127.0.0.1:{http}", "--cot-tcp", f"127.0.0.1:{cot}"]
-    args += ["--cot-tls", "off", *(["--db", db] if db else [])]
+    args += ["--cot-tls", "off", *NO_ADDRESS_LIMITS, *(["--db", db] if db else [])]
     return Node("crash", data, args, http, cot, log_path)
 
 

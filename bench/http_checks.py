@@ -1,8 +1,8 @@
 """HTTP checks: POST /api/v1/checks throughput and latency against a loaded holdfire server.
 
 Starts a fresh server process (`holdfire serve --data <tmp> --http 127.0.0.1:PORT --cot-tcp off
---cot-tls off`), waits until /api/v1/health is 200, reads the admin token from
-<tmp>/admin.token, then loads the picture over HTTP:
+--cot-tls off`, the per-address limits off: `NO_ADDRESS_LIMITS`), waits until /api/v1/health
+is 200, reads the admin token from <tmp>/admin.token, then loads the picture over HTTP:
 
 - `--tracks` units (10,000) registered by their first report (POST /reports, 1,000 a batch),
   uniform over a 200 × 200 km square centred on 51.4 N 35.6 E: 85 % friend, 5 % neutral, 5 %
@@ -70,6 +70,14 @@ TARGET = {"checks_per_s": 2000, "p99_ms": 20.0}
 LIMITED_CORE_SHARE = 0.9
 BODIES_PER_CLIENT = 500
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A load generator is one address sending as fast as it can: the server's per-address limits,
+# meant for hostile clients (bench/hostile_load.py measures them), are off in the benches that
+# measure throughput.
+NO_ADDRESS_LIMITS = [
+    *("--http-max-per-address", "0", "--http-requests-per-s", "0"),
+    *("--cot-max-per-address", "0", "--cot-connects-per-s", "0"),
+    *("--cot-bytes-per-s", "0", "--cot-events-per-s", "0"),
+]
 
 AFFILIATIONS = {"friend": 0.85, "neutral": 0.05, "unknown": 0.05, "hostile": 0.05}
 MOBILITY = {"dismounted": 0.3, "wheeled": 0.3, "tracked": 0.25, "towed": 0.1, "static": 0.05}
@@ -113,7 +121,7 @@ def start_server(data: Path, port: int, log_path: Path) -> subprocess.Popen[byte
     cmd = [str(HOLDFIRE_BIN), "serve", "--data", str(data), "--http", f"{HOST}:{port}"]
     with open(log_path, "ab") as out:
         return subprocess.Popen(
-            [*cmd, "--cot-tcp", "off", "--cot-tls", "off"],
+            [*cmd, "--cot-tcp", "off", "--cot-tls", "off", *NO_ADDRESS_LIMITS],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,

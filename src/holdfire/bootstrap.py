@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import resource
 import signal
 import tempfile
 import uuid
@@ -40,6 +41,7 @@ from holdfire.adapters.tables import load_tables
 from holdfire.adapters.tiles import open_tiles
 from holdfire.api.app import create_app
 from holdfire.api.context import ApiContext
+from holdfire.api.guard import HttpGuard, HttpLimits, guarded_protocols
 from holdfire.config import Settings
 from holdfire.engine.coordination import CoordinationConfig
 from holdfire.service.handlers import Service
@@ -73,6 +75,17 @@ class RedactSecrets(logging.Filter):
 
 
 Address = tuple[str, int]
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft limit on open files to its hard limit (every connection is a
+    file: the usual soft limit of 1,024 would refuse clients long before any limit of ours);
+    returns (soft, hard) as they are now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
 def new_id() -> str:
@@ -144,15 +157,18 @@ class HttpServer:
     composition root owns SIGINT and SIGTERM)."""
 
     def __init__(self, api: ApiContext, address: Address) -> None:
+        http, ws = guarded_protocols(api.guard)
         config = uvicorn.Config(
             create_app(api),
             host=address[0],
             port=address[1],
+            http=http,
+            ws=ws,
             lifespan="off",
             log_config=None,
             access_log=False,
             server_header=False,
-            timeout_keep_alive=30,
+            timeout_keep_alive=api.guard.limits.keep_alive_s,
             timeout_graceful_shutdown=5,
             ws_max_size=1 << 20,
         )
@@ -224,6 +240,7 @@ async def start_server(
     listeners: Listeners,
     cot: CotConfig | None = None,
     coordination: CoordinationConfig | None = None,
+    http_limits: HttpLimits | None = None,
 ) -> Running:
     """Start the service and its listeners. The first start in an empty data directory creates
     it and, unless TLS is off, a CA and a server certificate. Map tiles that cannot be served
@@ -258,10 +275,18 @@ async def start_server(
         if tiles is not None:
             tiles.close()
         raise
+    server = CotServer(service, clock, cot, tls_context, groups, revocations)
     scrape_token = ScrapeToken(settings.data_dir / SCRAPE_TOKEN_FILENAME)
     metrics = Metrics(service, scrape_token)
-    api = ApiContext(service, tiles=tiles, cluster=link, certs=certs, metrics=metrics)
-    server = CotServer(service, clock, cot, tls_context, groups, revocations)
+    api = ApiContext(
+        service,
+        tiles=tiles,
+        cluster=link,
+        certs=certs,
+        metrics=metrics,
+        guard=HttpGuard(http_limits),
+        cot_counters=server.counters,
+    )
     metrics.watch(cot_probe(server))
     metrics.watch(api_probe(api.counters, lambda: [s.pending() for s in api.streams]))
     if link is not None:
@@ -353,10 +378,12 @@ async def serve_until_stopped(
     listeners: Listeners,
     announce: Callable[[Running], None],
     alongside: Callable[[Running], Coroutine[Any, Any, object]] | None = None,
+    cot: CotConfig | None = None,
+    http_limits: HttpLimits | None = None,
 ) -> None:
     """Run until SIGINT or SIGTERM, then close the listeners and the store cleanly.
     `alongside` (a scenario playing) runs as a task that ends with the server, not before."""
-    running = await start_server(settings, listeners)
+    running = await start_server(settings, listeners, cot, http_limits=http_limits)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,6 +17,7 @@ Decisions written down here:
 import asyncio
 import getpass
 import json
+import logging
 import os
 import re
 import socket
@@ -39,18 +40,21 @@ from holdfire.adapters.bus.nats import ClusterSettings, without_password
 from holdfire.adapters.certs import CertStore, CertStoreError
 from holdfire.adapters.data_files import DataFileError
 from holdfire.adapters.data_lock import DataDirInUse
+from holdfire.adapters.net.cot_connection import CotConfig
 from holdfire.adapters.net.groups import GroupsError
 from holdfire.adapters.net.mqtt import MqttConfigError, parse_mqtt_url
 from holdfire.adapters.store.factory import DbUrlError, ManagedStore, make_store
 from holdfire.adapters.store.migrations import MigrationRequired, SchemaTooNew
 from holdfire.adapters.store.sqlite import DB_FILENAME
 from holdfire.adapters.tiles import TileError
+from holdfire.api.guard import HttpLimits
 from holdfire.bootstrap import (
     Address,
     Listeners,
     Running,
     build_service,
     play_on_server,
+    raise_open_file_limit,
     run_in_process,
     serve_until_stopped,
 )
@@ -112,6 +116,10 @@ DbOption = Annotated[
         "HOLDFIRE_DB; default: SQLite holdfire.db in the data directory).",
     ),
 ]
+_COT = CotConfig()
+_HTTP = HttpLimits()
+_LIMITS = "Limits per source address (0 turns one off)"
+
 # Errors that mean the command was pointed at the wrong database, or one not ready for it.
 _STORE_USAGE = (DbUrlError, MigrationRequired, SchemaTooNew)
 
@@ -470,6 +478,116 @@ def serve(
         LogFormat,
         typer.Option(help="Log lines on stderr as text, or as one JSON object per line."),
     ] = LogFormat.TEXT,
+    cot_max_per_address: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="CoT (TCP and TLS) connections open at once from one address.",
+        ),
+    ] = _COT.max_per_address,
+    cot_connects_per_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="New CoT connections a second from one address, after a burst of "
+            "--cot-max-per-address.",
+        ),
+    ] = _COT.connects_per_s,
+    cot_bytes_per_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="CoT bytes a second read from one address (after a burst of 16 s of it); "
+            "beyond it the address is read more slowly, nothing is dropped.",
+        ),
+    ] = _COT.bytes_per_s,
+    cot_events_per_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="CoT events a second read from one address (after a burst of 25 s of it); "
+            "beyond it the address is read more slowly.",
+        ),
+    ] = _COT.events_per_s,
+    cot_idle_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            rich_help_panel=_LIMITS,
+            help="Close a CoT connection that sent no complete event for this long (TAK "
+            "clients send SA and pings far more often).",
+        ),
+    ] = _COT.idle_timeout_s,
+    cot_frame_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            rich_help_panel=_LIMITS,
+            help="Close a CoT connection that leaves an event unfinished for this long "
+            "(slowloris).",
+        ),
+    ] = _COT.frame_timeout_s,
+    cot_handshake_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            rich_help_panel=_LIMITS,
+            help="Close a TLS connection whose handshake is not done after this long.",
+        ),
+    ] = _COT.handshake_timeout_s,
+    http_max_per_address: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="HTTP connections (WebSocket streams included) open at once from one address.",
+        ),
+    ] = _HTTP.max_per_address,
+    http_requests_per_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="HTTP requests a second from one address, after a burst of 10 s of it; "
+            "beyond it 429 with Retry-After.",
+        ),
+    ] = _HTTP.requests_per_s,
+    http_keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            metavar="SECONDS",
+            rich_help_panel=_LIMITS,
+            help="Close an idle keep-alive HTTP connection after this long.",
+        ),
+    ] = _HTTP.keep_alive_s,
+    http_header_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            rich_help_panel=_LIMITS,
+            help="Close an HTTP connection whose request headers are not complete this long "
+            "after it opened or the request began.",
+        ),
+    ] = _HTTP.header_timeout_s,
+    http_body_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            rich_help_panel=_LIMITS,
+            help="Close an HTTP connection whose request body is not complete this long after "
+            "its headers.",
+        ),
+    ] = _HTTP.body_timeout_s,
 ) -> None:
     """Run the server: the HTTP API and CoT over TCP, TLS and UDP, on the data directory's
     store. The first start writes an admin token to DATA/admin.token. Every option can be set
@@ -500,9 +618,28 @@ def serve(
     )
     if tiles is not None and listeners.http is None:
         raise _usage("--tiles needs the HTTP listener (--http is off)")
+    cot_config = CotConfig(
+        max_per_address=cot_max_per_address,
+        connects_per_s=cot_connects_per_s,
+        bytes_per_s=cot_bytes_per_s,
+        events_per_s=cot_events_per_s,
+        idle_timeout_s=cot_idle_timeout,
+        frame_timeout_s=cot_frame_timeout,
+        handshake_timeout_s=cot_handshake_timeout,
+    )
+    http_limits = HttpLimits(
+        max_per_address=http_max_per_address,
+        requests_per_s=http_requests_per_s,
+        keep_alive_s=http_keep_alive,
+        header_timeout_s=http_header_timeout,
+        body_timeout_s=http_body_timeout,
+    )
     configure_logging(log_format)
+    soft, hard = raise_open_file_limit()  # every connection is a file
 
     def announce(running: Running) -> None:
+        # logged once started: a start that fails says only why, in one line
+        logging.getLogger("holdfire").info("open files: up to %d (hard limit %d)", soft, hard)
         print(f"holdfire serving data directory {config.data_dir}", flush=True)
         print(f"  store: {store_where}", flush=True)
         for name, (host, port) in sorted(running.bound.items()):
@@ -562,7 +699,14 @@ def serve(
 
     try:
         _event_loop_runner(
-            serve_until_stopped(config, listeners, announce, play if played is not None else None)
+            serve_until_stopped(
+                config,
+                listeners,
+                announce,
+                play if played is not None else None,
+                cot_config,
+                http_limits,
+            )
         )
     except DataDirInUse as exc:
         raise _error(str(exc), 1) from None

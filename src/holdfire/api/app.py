@@ -21,6 +21,7 @@ from holdfire.api import (
     stream,
 )
 from holdfire.api.context import ApiContext
+from holdfire.api.guard import RequestRate
 from holdfire.api.limits import BodyLimit
 from holdfire.api.responses import error_doc
 from holdfire.api.ui import UiFiles, ui_directory
@@ -59,6 +60,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
     if ctx.metrics is not None:
         app.add_middleware(routes_metrics.RequestMetrics, metrics=ctx.metrics)
+    app.add_middleware(RequestRate, guard=ctx.guard)  # outermost: before anything is read
     _document(app)
     return app
 
@@ -93,8 +95,9 @@ def _document(app: FastAPI) -> None:
 
 def _shared_errors(schema: dict[str, Any]) -> None:
     """Every operation that needs a token answers 401 without a valid one, every one with a
-    body 413 past the limit, and every 422 has the shared error shape (the handlers in
-    `errors`), not FastAPI's default validation shape, which this API never sends."""
+    body 413 past the limit, every one 429 past its address's request rate, and every 422 has
+    the shared error shape (the handlers in `errors`), not FastAPI's default validation shape,
+    which this API never sends."""
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             if not isinstance(operation, dict):
@@ -104,6 +107,7 @@ def _shared_errors(schema: dict[str, Any]) -> None:
                 responses.setdefault("401", error_doc("No valid token"))
             if "requestBody" in operation:
                 responses.setdefault("413", error_doc("Body over the limit"))
+            responses.setdefault("429", error_doc("Too many requests from this address"))
             if "422" in responses:
                 responses["422"] = error_doc("Bad input, naming the field")
     schemas = schema.get("components", {}).get("schemas", {})

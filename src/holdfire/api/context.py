@@ -12,6 +12,7 @@ from holdfire.adapters.bus.nats import NatsLink
 from holdfire.adapters.certs import CertStore
 from holdfire.adapters.metrics import Metrics
 from holdfire.adapters.tiles import TileSource
+from holdfire.api.guard import HttpGuard
 from holdfire.codecs.geojson import TrackFeatures
 from holdfire.domain.access import ApiToken
 from holdfire.service.handlers import Service
@@ -40,6 +41,11 @@ class ApiContext:
     track_features: TrackFeatures = field(default_factory=TrackFeatures)  # GET /tracks' cache
     metrics: Metrics | None = None  # GET /metrics; None: not served
     streams: set[Pending] = field(default_factory=set)  # the stream's clients, for the metrics
+    guard: HttpGuard = field(default_factory=HttpGuard)  # per-address limits
+    cot_counters: Counter[str] | None = None  # the CoT server's, for GET /admin/counters
+
+    def __post_init__(self) -> None:
+        self.guard.book.counters = self.counters  # refusals counted with the rest
 
     @property
     def ready(self) -> bool:

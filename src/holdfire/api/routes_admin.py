@@ -1,6 +1,7 @@
 """Health, the reference tables, and token administration."""
 
 import dataclasses
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -69,6 +70,18 @@ def _token_out(token: ApiToken) -> dict[str, Any]:
         "revoked_at": None if token.revoked_at is None else format_time(token.revoked_at),
         "expires_at": None if token.expires_at is None else format_time(token.expires_at),
     }
+
+
+@router.get(
+    "/admin/counters",
+    summary="The server's counters: refusals by reason (CoT and HTTP), drops, throttling",
+    responses=ERRORS,
+)
+async def counters(ctx: Ctx, _: MayAdminTokens) -> Response:
+    cot = ctx.cot_counters if ctx.cot_counters is not None else Counter[str]()
+    return json_response(
+        {"http": dict(sorted(ctx.counters.items())), "cot": dict(sorted(cot.items()))}
+    )
 
 
 @router.get("/tokens", summary="Every token issued (never the secrets)", responses=ERRORS)

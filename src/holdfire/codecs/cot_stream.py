@@ -155,6 +155,11 @@ class XmlFramer:
         """Bytes held while waiting for the rest of a frame."""
         return len(self._buf) - self._pos
 
+    @property
+    def mid_frame(self) -> bool:
+        """A frame has begun and is not finished (held, or being dropped as oversized)."""
+        return self.buffered > 0 or self._discard_end is not None
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every frame now complete, in order."""
         self.push(data)
@@ -477,6 +482,13 @@ class Negotiation:
     def failed(self) -> FramingError | None:
         """The protobuf framing fault, once there is one: close the connection."""
         return self.proto.failed
+
+    @property
+    def mid_frame(self) -> bool:
+        """Part of a frame has arrived and the rest has not."""
+        if self.inbound is StreamMode.PROTOBUF:
+            return self.proto.buffered > 0
+        return self.xml.mid_frame
 
     def offer(self, now: datetime) -> bytes | None:
         """The ``t-x-takp-v`` offer to send, the first time only (None after, or if disabled)."""

@@ -3,6 +3,18 @@
 `CotConnection` (TCP or TLS) and `UdpInput` turn bytes into parsed events and hand them to the
 server (`CotServer.on_event`); they never route anything themselves. Malformed input is dropped
 and counted against a token bucket; a client that keeps sending garbage is cut off.
+
+Hostile load (per source address, `CotServer.admission`): a connection is admitted or refused
+the moment it is accepted, before any TLS handshake (`CotServer._accept`; the handshake then
+runs on the admitted connection, bounded by `handshake_timeout_s`). What an address sends is
+charged to its byte and event buckets; an address over its rate is *read more slowly*, not
+dropped: the connection that went into debt stops being read until the debt is paid, so TCP
+pushes back on the sender and nothing a real client sent is lost (chat and emergencies
+included), while a flood costs the server no more than the rate. The server's watchdog closes
+connections that send no complete event for `idle_timeout_s`, and those that leave a frame
+unfinished for `frame_timeout_s` (slowloris); neither clock runs while the server does not read
+a connection because the picture is behind (they do while its address is over its budget: a
+slowloris cannot shelter behind a flood from its own address).
 """
 
 from __future__ import annotations
@@ -59,6 +71,18 @@ class CotConfig:
     close_timeout_s: float = 5.0
     revocation_poll_s: float = 0.5  # how often the CRL file is looked at (one stat)
     expiry_check_s: float = 86_400.0  # how often certificate expiry is looked at
+    # Hostile load, per source address (0 turns a limit off). A fires cell behind one NAT
+    # address fits easily: dozens of devices, each an SA every few seconds.
+    max_per_address: int = 128  # connections open at once
+    connects_per_s: float = 2.0  # new connections, after a burst as large as max_per_address
+    bytes_per_s: float = 1 << 20  # read from one address ...
+    bytes_burst_s: float = 16.0  # ... after a burst of this many seconds of it
+    events_per_s: float = 200.0  # complete frames from one address ...
+    events_burst_s: float = 25.0  # ... after a burst of this many seconds of them
+    idle_timeout_s: float = 120.0  # no complete event for this long: closed
+    frame_timeout_s: float = 30.0  # a frame begun and not finished for this long: closed
+    handshake_timeout_s: float = 10.0  # TLS handshake not finished: closed
+    limits_log_every_s: float = 60.0  # one log line per address and interval at most
 
 
 @dataclass(slots=True)
@@ -104,11 +128,11 @@ def is_message(cot_type: str) -> bool:
 class CotConnection(asyncio.Protocol):
     """One streaming client (TCP or TLS)."""
 
-    def __init__(self, server: CotServer, source: str) -> None:
+    def __init__(self, server: CotServer, source: str, host: str, address: str) -> None:
         self.server = server
         self.source = source
         self.transport: asyncio.Transport | None = None
-        self.peer = Peer("?", source, frozenset())
+        self.peer = Peer(address, source, frozenset())
         self.sink = Sink(self._write, server.config.message_limit)
         self.negotiation = Negotiation(
             server.config.server_uid,
@@ -119,7 +143,11 @@ class CotConnection(asyncio.Protocol):
         self._refilled = time.monotonic()
         self._garbage_bytes = 0  # unframeable bytes not yet charged as a token
         self.reading_paused = False
-        self.refused = False  # revoked at the handshake: never joined the server
+        self._paused_for: set[str] = set()  # why reading is paused: "ingest", "rate"
+        self.host: str | None = host  # the admitted source address, until released
+        self.joined = False  # handshake done, not revoked: one of the server's clients
+        self.last_frame = time.monotonic()  # when the last complete event arrived
+        self.frame_since: float | None = None  # when the unfinished frame held now began
         self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending
         self.since = server.clock.now()
         self.received = 0  # events parsed from this client
@@ -128,18 +156,19 @@ class CotConnection(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The stream is ready (after the TLS handshake, on TLS): who is it, and may it
+        join? (It was admitted when accepted: `CotServer._accept`.)"""
         # uvloop's transports implement asyncio.Transport without subclassing it
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=self.server.config.write_high_water)
-        address = transport.get_extra_info("peername")
         identity = None
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             der = ssl_object.getpeercert(binary_form=True)
             identity = identity_from_peercert(der) if der else None
         self.peer = Peer(
-            address=f"{address[0]}:{address[1]}" if address else "?",
+            address=self.peer.address,
             source=self.source,
             groups=self.server.groups_for(identity),
             identity=identity,
@@ -154,14 +183,26 @@ class CotConnection(asyncio.Protocol):
                 identity.serial,
             )
             self.server.counters["revoked-refused"] += 1
-            self.refused = True
             self.abort()
             return
+        self.last_frame = time.monotonic()
+        self.joined = True
         self.server.joined(self)
+        self._watch(0, 0)  # an address in debt: not a byte read from its new connection yet
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        if self.closing or not self.joined:
             return
+        if self.reading_paused and self.transport is not None:
+            # Paused already, and yet read: uvloop starts reading after `connection_made`
+            # whatever it did, so a pause asked for there is asked for again here.
+            self.transport.pause_reading()
+        # Charged even when the connection is cut off for it: a client that reconnects after
+        # each cut-off still spends its address's budget.
+        self._watch(len(data), self._take(data))
+
+    def _take(self, data: bytes) -> int:
+        """Frame, parse and hand on what was read; how many frames it held."""
         now = self.server.clock.now()
         framer = self.negotiation.xml
         garbage, oversized = framer.garbage_bytes, framer.oversized
@@ -169,7 +210,7 @@ class CotConnection(asyncio.Protocol):
             got = self.negotiation.feed(data, now)
         except FramingError as exc:
             self._unframeable(exc)
-            return
+            return 0
         if got.reply:
             self._write(got.reply)
             self.sink.mode = self.negotiation.outbound
@@ -188,6 +229,39 @@ class CotConnection(asyncio.Protocol):
         self._charge_garbage(framer.garbage_bytes - garbage, framer.oversized - oversized)
         if self.negotiation.failed is not None and not self.closing:
             self._unframeable(self.negotiation.failed)
+        return len(got.xml_frames) + len(got.proto_payloads) + (1 if got.reply else 0)
+
+    def _watch(self, size: int, frames: int) -> None:
+        """The watchdog's clocks, and the address's byte and event budgets."""
+        now = time.monotonic()
+        if frames:
+            self.last_frame = now
+        if not self.negotiation.mid_frame:
+            self.frame_since = None
+        elif frames or self.frame_since is None:
+            self.frame_since = now
+        if self.host is None:
+            return
+        wait = self.server.charge(self.host, size, frames)
+        if wait > 0.0 and "rate" not in self._paused_for and not self.closing:
+            self.peer.counters["rate-limited"] += 1
+            self.server.admission.refuse(self.host, "rate-limited")
+            self.pause_reading("rate")
+            asyncio.get_running_loop().call_later(wait, self.resume_reading, "rate")
+
+    def overdue(self, now: float) -> str | None:
+        """Why the watchdog should close this connection now, if it should."""
+        cfg = self.server.config
+        if not self.joined or self.closing or "ingest" in self._paused_for:
+            # not joined: in its handshake, which has its own time-out; not read because the
+            # picture is behind: not its fault (paused for its address's rate: its own)
+            return None
+        since = self.frame_since
+        if since is not None and cfg.frame_timeout_s and now - since > cfg.frame_timeout_s:
+            return "slow-frame"
+        if cfg.idle_timeout_s and now - self.last_frame > cfg.idle_timeout_s:
+            return "idle-timeout"
+        return None
 
     def pause_writing(self) -> None:
         self.sink.paused = True
@@ -198,8 +272,17 @@ class CotConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.sink.closed = True
-        if not self.refused:
+        self.release()
+        if self.joined:
+            self.joined = False
             self.server.left(self)
+
+    def release(self) -> None:
+        """The connection no longer counts against its address (called once it is gone)."""
+        if self.host is not None:
+            self.server.admission.release(self.host)
+            self.host = None
+        self.server.connections.discard(self)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -281,15 +364,29 @@ class CotConnection(asyncio.Protocol):
         # Also when it is already closing but does not read what is left: do not wait for it.
         self.abort()
 
-    def pause_reading(self) -> None:
-        if not self.reading_paused and self.transport is not None and not self.closing:
+    def pause_reading(self, why: str = "ingest") -> None:
+        """Stop reading, for `why` (the ingest backlog, or the address's rate), until
+        `resume_reading(why)` for every reason given."""
+        if self.transport is None or self.closing:
+            return
+        if not self._paused_for:
             self.transport.pause_reading()
             self.reading_paused = True
+        self._paused_for.add(why)
 
-    def resume_reading(self) -> None:
-        if self.reading_paused and self.transport is not None and not self.closing:
-            self.transport.resume_reading()
+    def resume_reading(self, why: str = "ingest") -> None:
+        if why == "ingest" and why in self._paused_for:
+            # The watchdog's clocks stopped while the picture was behind.
+            now = time.monotonic()
+            self.last_frame = now
+            if self.frame_since is not None:
+                self.frame_since = now
+        self._paused_for.discard(why)
+        if self._paused_for or not self.reading_paused:
+            return
         self.reading_paused = False
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
 
     def describe(self, client_id: str) -> ClientInfo:
         """This connection as `GET /clients` lists it."""

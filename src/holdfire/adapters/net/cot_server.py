@@ -32,6 +32,11 @@ Revocation: a client certificate the CA's CRL lists is refused right after the h
 before anything it sent is read; the CRL file is watched (`revocation_poll_s`) and every open
 connection whose certificate it newly lists is aborted at once (see `certs.Revocations`).
 
+Hostile load: per source address, a cap on open connections, a rate of new ones, and budgets
+of bytes and events read (`admission`, see `cot_connection`); a watchdog closes idle and
+slowloris connections, TLS handshakes are bounded in time. Every refusal is counted by reason
+(`counters`, `refused-<reason>`) and logged at most once per address and minute.
+
 Flow control: a slow reader costs bounded memory (`Sink`: SA coalesced per uid, messages capped,
 then disconnect with the messages kept for it). A client that sends faster than the picture can
 take its reports is read more slowly (its socket is paused while the ingest backlog is full).
@@ -40,7 +45,9 @@ take its reports is read more slowly (its socket is paused while the ingest back
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
+import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
@@ -48,6 +55,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from holdfire.adapters.certs import CertStoreError, Revocations, TlsIdentity
+from holdfire.adapters.net.admission import AddressBook
 from holdfire.adapters.net.cot_commands import CommandDesk, chat_senders
 from holdfire.adapters.net.cot_connection import (
     CotConfig,
@@ -101,6 +109,17 @@ class CotServer:
         self.groups = groups or GroupPolicy(default=frozenset({self.config.anonymous_group}))
         self.anonymous = self.groups.default
         self.counters: Counter[str] = Counter()
+        cfg = self.config
+        self.admission = AddressBook(
+            "cot",
+            max_open=cfg.max_per_address,
+            connects_per_s=cfg.connects_per_s,
+            connect_burst=cfg.max_per_address or 64,
+            log=log,
+            log_every_s=cfg.limits_log_every_s,
+        )
+        self.admission.counters = self.counters  # one set of counters for the whole server
+        self.connections: set[CotConnection] = set()  # admitted, joined or not (handshakes)
         self.clients: set[CotConnection] = set()
         self.members: dict[str, set[CotConnection]] = {}
         self.by_uid: dict[str, CotConnection] = {}
@@ -114,7 +133,8 @@ class CotServer:
         self._restore_mailbox()
         self.mailbox.journal = self._journal
         self.desk = CommandDesk(self)
-        self._servers: list[asyncio.AbstractServer] = []
+        self._listeners: list[socket.socket] = []
+        self._accepting: list[asyncio.Task[None]] = []
         self._udp: list[asyncio.DatagramTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ingest: asyncio.Queue[PositionReport] = asyncio.Queue()
@@ -180,18 +200,12 @@ class CotServer:
         """
         loop = asyncio.get_running_loop()
         bound: dict[str, tuple[str, int]] = {}
+        if tls is not None and self.tls_context is None:
+            raise ValueError("a TLS listener needs the server's TLS context")
         if tcp is not None:
-            server = await loop.create_server(lambda: CotConnection(self, "cot-tcp"), *tcp)
-            self._servers.append(server)
-            bound["tcp"] = server.sockets[0].getsockname()[:2]
+            bound["tcp"] = self._listen(tcp, "cot-tcp", None)
         if tls is not None:
-            if self.tls_context is None:
-                raise ValueError("a TLS listener needs the server's TLS context")
-            server = await loop.create_server(
-                lambda: CotConnection(self, "cot-tls"), *tls, ssl=self.tls_context
-            )
-            self._servers.append(server)
-            bound["tls"] = server.sockets[0].getsockname()[:2]
+            bound["tls"] = self._listen(tls, "cot-tls", self.tls_context)
         if udp is not None:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: UdpInput(self), local_addr=udp
@@ -223,15 +237,21 @@ class CotServer:
             self._housekeeping_loop(),
             self._revocation_loop(),
             self._expiry_loop(),
+            self._watchdog_loop(),
         ):
-            self._spawn(work)
+            self.spawn(work)
         return bound
 
     async def close(self) -> None:
         """Stop listening and reading, let the picture take what was received and every client
         take what waits for it (queued messages included), then close every client."""
-        for server in self._servers:
-            server.close()
+        for task in self._accepting:
+            task.cancel()
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+        for listener in self._listeners:
+            listener.close()
+        for conn in list(self.connections - self.clients):
+            conn.abort()  # admitted, still in its handshake
         for transport in self._udp:
             transport.close()
         for client in list(self.clients):
@@ -253,9 +273,6 @@ class CotServer:
                     await asyncio.sleep(0.01)
         for client in list(self.clients):
             client.abort()
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
         await asyncio.gather(*self._journal_writes, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
@@ -281,7 +298,67 @@ class CotServer:
                 return
             await asyncio.sleep(0.01)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _listen(
+        self, address: tuple[str, int], source: str, tls: ssl.SSLContext | None
+    ) -> tuple[str, int]:
+        host, port = address
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server(address, family=family, backlog=1024)
+        listener.setblocking(False)
+        self._listeners.append(listener)
+        self._accepting.append(asyncio.ensure_future(self._accept(listener, source, tls)))
+        bound = listener.getsockname()
+        return (str(bound[0]), int(bound[1]))
+
+    async def _accept(
+        self, listener: socket.socket, source: str, tls: ssl.SSLContext | None
+    ) -> None:
+        """Accept, and admit or refuse by source address before anything else is done with
+        the connection (a refused one costs an accept and a close: no transport, no TLS)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, address = await loop.sock_accept(listener)
+            except OSError as exc:  # out of file descriptors, say: wait rather than spin
+                self.counters["accept-failed"] += 1
+                if self.counters["accept-failed"] in (1, 10, 100, 1000, 10000):
+                    log.error("%s: cannot accept (%s)", source, exc)
+                await asyncio.sleep(0.1)
+                continue
+            host = str(address[0])
+            if self.admission.admit(host) is not None:
+                sock.close()
+                continue
+            conn = CotConnection(self, source, host, f"{host}:{address[1]}")
+            self.connections.add(conn)
+            self.spawn(self._connect(conn, sock, tls))
+
+    async def _connect(
+        self, conn: CotConnection, sock: socket.socket, tls: ssl.SSLContext | None
+    ) -> None:
+        """The transport (and, on TLS, the handshake, bounded in time) of an admitted
+        connection."""
+        loop = asyncio.get_running_loop()
+        try:
+            if tls is None:
+                await loop.connect_accepted_socket(lambda: conn, sock)
+            else:
+                await loop.connect_accepted_socket(
+                    lambda: conn,
+                    sock,
+                    ssl=tls,
+                    ssl_handshake_timeout=self.config.handshake_timeout_s or None,
+                )
+        except (OSError, ssl.SSLError, EOFError) as exc:
+            # One reason for a handshake that failed and one that never finished (uvloop
+            # reports a failed one only when the time-out fires).
+            if conn.host is not None:
+                self.admission.refuse(conn.host, "tls-handshake" if tls else "connect-failed")
+            log.debug("%s: not connected: %r", conn.peer.address, exc)
+            conn.release()
+            sock.close()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -327,6 +404,37 @@ class CotServer:
                 )
                 self.counters["revoked-cut"] += 1
                 conn.abort()
+
+    def charge(self, host: str, size: int, frames: int) -> float:
+        """Charge what `host` sent to its budgets; seconds its connection should now go
+        unread (0.0: none). Charged after a read, so an address may get up to one read (256
+        KiB) past its budget before it waits."""
+        cfg = self.config
+        wait = 0.0
+        if cfg.bytes_per_s:
+            burst = cfg.bytes_burst_s * cfg.bytes_per_s
+            bucket = self.admission.bucket(host, "bytes", cfg.bytes_per_s, burst)
+            wait = bucket.spend(time.monotonic(), size)
+        if cfg.events_per_s and frames:
+            burst = cfg.events_burst_s * cfg.events_per_s
+            bucket = self.admission.bucket(host, "events", cfg.events_per_s, burst)
+            wait = max(wait, bucket.spend(time.monotonic(), frames))
+        return wait
+
+    async def _watchdog_loop(self) -> None:
+        """Once a second: close the connections idle or slowloris for too long."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                reason = conn.overdue(now)
+                if reason is None:
+                    continue
+                if conn.host is not None:
+                    self.admission.refuse(conn.host, reason)
+                conn.peer.counters[f"refused-{reason}"] += 1
+                conn.abort()
+            self.admission.prune()
 
     def groups_for(self, identity: TlsIdentity | None) -> frozenset[str]:
         """A certificate's groups from groups.toml; everyone else the default groups."""
@@ -526,7 +634,7 @@ class CotServer:
             if track is None or not picture.is_marker(uid):
                 continue
             if any(r.reporter == reporter for r in track.positions):
-                self._spawn(self._remove_marker(uid, peer.label))
+                self.spawn(self._remove_marker(uid, peer.label))
             else:
                 self.counters["marker-delete-refused"] += 1
 
@@ -697,7 +805,7 @@ class CotServer:
 
     def _chat(self, conn: CotConnection, event: CotEvent) -> None:
         if self._to_server(event):
-            self._spawn(self.desk.command(conn, event))
+            self.spawn(self.desk.command(conn, event))
             return
         chat = event.chat
         if (chat is not None and chat.sender_callsign == self.config.callsign) or any(
