@@ -1074,6 +1074,9 @@ def demo() -> None:
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
+from holdfire import commands_replay  # noqa: E402, F401  - registers `holdfire replay`
+
+
 def main() -> None:
     app()
 

@@ -14,6 +14,7 @@ from holdfire.api import (
     routes_coordination,
     routes_messages,
     routes_picture,
+    routes_replay,
     routes_tiles,
     stream,
 )
@@ -43,6 +44,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         routes_coordination,
         routes_messages,
         routes_cluster,
+        routes_replay,
     )
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)

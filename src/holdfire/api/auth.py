@@ -105,3 +105,4 @@ MayPair = Annotated[ApiToken, Depends(_requiring(Action.PAIRINGS, "create pairin
 MayAckAlerts = Annotated[ApiToken, Depends(_requiring(Action.ACK_ALERT, "acknowledge alerts"))]
 MayAdminTokens = Annotated[ApiToken, Depends(_requiring(Action.TOKENS, "manage tokens"))]
 MaySeeCluster = Annotated[ApiToken, Depends(_requiring(Action.CLUSTER, "see the cluster"))]
+MayReplay = Annotated[ApiToken, Depends(_requiring(Action.REPLAY, "replay the past"))]

@@ -39,10 +39,13 @@ class Action(StrEnum):
     ACK_FOR_OTHERS = "ack-for-others"  # POST /messages/{id}/ack for any recipient
     TOKENS = "tokens"  # token administration
     CLUSTER = "cluster"  # GET /cluster: the nodes and how far behind they are
+    # GET /picture?at=, GET /checks/{id}/picture: the past rebuilt from the log. Not for
+    # reporters: their tokens sit on field devices, and every replay walks the whole log.
+    REPLAY = "replay"
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {
-    Role.OBSERVER: frozenset({Action.READ}),
+    Role.OBSERVER: frozenset({Action.READ, Action.REPLAY}),
     Role.REPORTER: frozenset(
         {Action.READ, Action.REPORT, Action.CHECK_FIRE, Action.ACK_ALERT, Action.MESSAGE}
     ),
@@ -54,6 +57,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.DECIDE,
             Action.CHECK_FIRE,
             Action.ACK_ALERT,
+            Action.REPLAY,
         }
     ),
     Role.PLANNER: frozenset(
@@ -69,6 +73,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.ACK_ALERT,
             Action.MESSAGE,
             Action.ACK_FOR_OTHERS,
+            Action.REPLAY,
         }
     ),
     Role.ADMIN: frozenset(Action),

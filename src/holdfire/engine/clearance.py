@@ -158,8 +158,7 @@ def evaluate(
 class WeighedPosition:
     """One position a check weighed: a track's fix within reach of the aimpoint."""
 
-    uid: str
-    reporter_key: str
+    report: PositionReport
     distance_m: float
     radius_m: float  # grown to the check's time, max(impact time, now)
     state: TrackState
@@ -196,8 +195,8 @@ def weighed(picture: Picture, request: CheckRequest, *, now: datetime) -> Weighe
             continue
         report = _report_of(track, entry.key)
         state = state_at(report, picture.mobility_of(entry.uid), aim.at)
-        positions.append(WeighedPosition(entry.uid, entry.key, d, r, state))
-    positions.sort(key=lambda p: (p.distance_m - p.radius_m, p.uid, p.reporter_key))
+        positions.append(WeighedPosition(report, d, r, state))
+    positions.sort(key=lambda p: (p.distance_m - p.radius_m, p.report.uid, p.report.reporter_key))
     return Weighed(
         aim.at,
         aim.window,

@@ -62,12 +62,15 @@ class Replay:
         self.last_seq = 0  # the last event read
         self.done = False  # the check's record was reached: nothing after it counts
         self.check: CheckEvaluated | None = None
+        self.first_at: datetime | None = None  # when the log's first event was recorded
 
     def feed(self, events: Iterable[tuple[int, Event]]) -> None:
         for seq, event in events:
             if self.done:
                 return
             self.last_seq = seq
+            if self.first_at is None:
+                self.first_at = recorded_at(event)
             if isinstance(event, CheckEvaluated):
                 if event.clearance.id == self.check_id:
                     self.check = event
