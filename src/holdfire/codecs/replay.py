@@ -68,9 +68,11 @@ def check_picture_to_dict(seen: CheckPicture) -> JSONDict:
                 "state": p.state.value,
             }
         )
-    replayed = clearance_to_dict(seen.replayed)
+    replayed, stored = clearance_to_dict(seen.replayed), clearance_to_dict(seen.clearance)
+    # Compared as stored (distances kept to 0.1 m): the same picture gives the same record.
+    reproduced = all(replayed[key] == stored[key] for key in ("verdict", "reasons"))
     return {
-        "check": clearance_to_dict(seen.clearance),
+        "check": stored,
         "events": seen.events,
         "at": format_time(weighed.at) if weighed is not None else None,
         "window": [format_time(t) for t in weighed.window] if weighed is not None else None,
@@ -83,6 +85,6 @@ def check_picture_to_dict(seen: CheckPicture) -> JSONDict:
         "replayed": {
             "verdict": replayed["verdict"],
             "reasons": replayed["reasons"],
-            "reproduced": seen.reproduced,
+            "reproduced": reproduced,
         },
     }

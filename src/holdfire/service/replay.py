@@ -7,7 +7,8 @@ Rebuilt, not stored: what a check weighed is not kept with its record (that woul
 check, the hottest write there is) but rebuilt from the log when someone asks, which costs only
 then. The log is append-only and audited, and the rebuild is checked: the stored request is
 evaluated again on the rebuilt picture at the check's own time, and the answer says whether it
-reproduces the stored verdict and reasons.
+reproduces the stored verdict and reasons (as stored: distances to 0.1 m, see
+:func:`holdfire.codecs.replay.check_picture_to_dict`).
 """
 
 from dataclasses import dataclass
@@ -49,14 +50,6 @@ class CheckPicture:
     weighed: Weighed | None  # None: its target was invalid, so nothing was weighed
     replayed: Clearance  # the stored request evaluated again on the rebuilt picture
     events: int  # events folded into the picture
-
-    @property
-    def reproduced(self) -> bool:
-        """Does the rebuilt picture give the stored verdict and every stored reason?"""
-        return (
-            self.replayed.verdict is self.clearance.verdict
-            and self.replayed.reasons == self.clearance.reasons
-        )
 
 
 async def check_picture(store: Store, tables: Tables, check_id: str) -> CheckPicture:
