@@ -21,9 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from pyproj import Geod
+from typer.testing import CliRunner
 
 from holdfire.adapters.store.sqlite import SQLiteStore
 from holdfire.adapters.tables import load_tables
+from holdfire.cli import app
 from holdfire.codecs.json import clearance_to_dict, format_time, parse_time
 from holdfire.engine.clearance import evaluate
 from holdfire.service.replay import picture_at
@@ -181,15 +183,15 @@ def test_a_report_recorded_after_the_instant_is_not_in_the_replay(story: Story) 
 
 def test_holdfire_replay_prints_the_same_picture(story: Story) -> None:
     at = story.hold["evaluated_at"]
-    base = [*holdfire(), "replay", "--at", at, "--data", str(story.served.data)]
-    done = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=60)
+    base = ["replay", "--at", at, "--data", str(story.served.data)]
+    done = subprocess.run([*holdfire(), *base, "--json"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     with story.client("admin") as c:
         served = c.get("/picture", params={"at": at}).json()
     assert printed == served
-    table = subprocess.run(base, capture_output=True, text=True, timeout=60)
-    assert table.returncode == 0, table.stderr
+    table = CliRunner().invoke(app, base)
+    assert table.exit_code == 0, table.output
     [track, unit] = [line for line in table.stdout.splitlines() if "FRIEND-1" in line]
     assert "friend" in track and "fresh" in track and f"{NEAR[0]:.5f}" in track
     assert "dismounted" in unit and "active" in unit
@@ -202,12 +204,12 @@ def test_holdfire_replay_refuses_bad_times_and_empty_directories(
     data = ["--data", str(story.served.data)]
     future = format_time(datetime.now(UTC) + timedelta(hours=1))
     for args in (["--at", "yesterday", *data], ["--at", future, *data]):
-        done = subprocess.run([*holdfire(), "replay", *args], capture_output=True, text=True)
-        assert done.returncode == 2, done.stderr
+        done = CliRunner().invoke(app, ["replay", *args])
+        assert done.exit_code == 2, done.output
         assert done.stderr.startswith("holdfire: --at")
     empty = ["--at", story.hold["evaluated_at"], "--data", str(tmp_path)]
-    done = subprocess.run([*holdfire(), "replay", *empty], capture_output=True, text=True)
-    assert done.returncode == 2 and "holds no holdfire.db" in done.stderr
+    done = CliRunner().invoke(app, ["replay", *empty])
+    assert done.exit_code == 2 and "holds no holdfire.db" in done.stderr
 
 
 def test_only_the_roles_that_may_replay_get_the_past(story: Story) -> None:
