@@ -1,6 +1,7 @@
 """What every route needs, held on the app (no module-level state): the service, the limits, the
 operator map tiles and the cluster link, if any."""
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ class ApiContext:
     # Tokens accepted lately (secret hash -> token, when): used only while the store is down.
     known_tokens: dict[str, tuple[ApiToken, datetime]] = field(default_factory=dict)
     track_features: TrackFeatures = field(default_factory=TrackFeatures)  # GET /tracks' cache
+    # Replays (each folds the whole log) run one at a time; the others wait their turn.
+    replays: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @property
     def ready(self) -> bool:

@@ -1,8 +1,9 @@
 """The past over HTTP: the picture at an instant, and what a stored check saw.
 
 Both are rebuilt from the event log on each request (:mod:`holdfire.service.replay`); neither
-changes anything. Observers, fires, planners and admins may ask; reporters may not (see
-``Action.REPLAY``).
+changes anything. Each walks the whole log, so one runs at a time and the others wait: however
+many are asked at once, replays take no more of the event loop from checks than one does.
+Observers, fires, planners and admins may ask; reporters may not (see ``Action.REPLAY``).
 """
 
 from datetime import datetime
@@ -50,7 +51,8 @@ async def get_picture(
     with `in_force` at `at`) and the unit registry; `since` is when the log begins."""
     service = ctx.service
     instant = _instant(at, service.clock.now())
-    folded = await picture_at(service.store, service.picture.tables, instant)
+    async with ctx.replays:
+        folded = await picture_at(service.store, service.picture.tables, instant)
     return json_response(replay_to_dict(folded))
 
 
@@ -64,5 +66,6 @@ async def get_check_picture(check_id: str, ctx: Ctx, _: MayReplay) -> Response:
     evaluated again on that picture at the check's time, and `reproduced` says whether it
     gives the stored verdict and every stored reason."""
     service = ctx.service
-    seen = await check_picture(service.store, service.picture.tables, check_id)
+    async with ctx.replays:
+        seen = await check_picture(service.store, service.picture.tables, check_id)
     return json_response(check_picture_to_dict(seen))
