@@ -1,6 +1,7 @@
 """The import rule (design.md §2): imports point inward, and the pure core does no I/O.
 
-geo <- domain <- engine <- service <- {codecs, adapters, api, sim} <- bootstrap <- cli.
+geo <- domain <- engine <- service <- {codecs, adapters, api, sim} <- bootstrap <- cli (cli.py and
+the commands_*.py modules of its commands).
 geo, domain and engine import no framework, no I/O module and read no clock.
 """
 
@@ -29,6 +30,8 @@ def ring_of(path: Path) -> str:
     top = parts[0].removesuffix(".py")
     if top in OUTER:
         return "outer"
+    if top.startswith("commands"):  # the CLI's commands in modules of their own
+        return "cli"
     return top if top in RINGS else "bootstrap"  # config.py sits with bootstrap
 
 
