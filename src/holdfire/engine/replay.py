@@ -61,7 +61,6 @@ class Replay:
         self.applied = 0  # events that changed the picture
         self.last_seq = 0  # the last event read
         self.done = False  # the check's record was reached: nothing after it counts
-        self.check: CheckEvaluated | None = None
         self.first_at: datetime | None = None  # when the log's first event was recorded
 
     def feed(self, events: Iterable[tuple[int, Event]]) -> None:
@@ -72,9 +71,7 @@ class Replay:
             if self.first_at is None:
                 self.first_at = recorded_at(event)
             if isinstance(event, CheckEvaluated):
-                if event.clearance.id == self.check_id:
-                    self.check = event
-                    self.done = True
+                self.done = event.clearance.id == self.check_id
                 continue
             if isinstance(event, PICTURE_EVENTS) and recorded_at(event) <= self.at:
                 apply_event(self.picture, event)

@@ -90,7 +90,7 @@ def test_a_check_sees_the_log_up_to_its_own_record() -> None:
     # a later report stamped before the check's time but logged after its record is not seen
     moved = PositionReported(report("f1", FAR, observed=at(19), received=at(19)))
     folded = fold([*events, CheckEvaluated(clearance), moved], at(20), check_id="c1")
-    assert folded.done and folded.check is not None
+    assert folded.done and folded.last_seq == 4  # the check's record; nothing after it
     again = evaluate(folded.picture, clearance.request, now=at(20), check_id="c1")
     assert (again.verdict, again.reasons) == (clearance.verdict, clearance.reasons)
 
