@@ -798,7 +798,7 @@ export async function install(context) {
   // A planner's drawing tools load alongside the measures; install ends when both are in.
   await Promise.all([load(), ctx.can("measures") ? loadGeoman(map) : null]);
   ctx.bus.on("measure", apply);
-  ctx.bus.on("resync", load);
+  ctx.bus.on("resync", () => (ctx.past ? null : load())); // going live reloads them
   setInterval(() => {
     for (const entry of [...entries.values()]) render(entry.feature);
     showList();

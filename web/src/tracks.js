@@ -330,7 +330,10 @@ export async function install(ctx) {
     ctx.metrics.lastTrackApplied = performance.now();
     layer.schedule();
   });
-  ctx.bus.on("resync", () => load(ctx, layer, false).catch((error) => console.warn("holdfire: resync failed", error)));
+  ctx.bus.on("resync", () => {
+    if (ctx.past) return; // going live reloads it
+    load(ctx, layer, false).catch((error) => console.warn("holdfire: resync failed", error));
+  });
   setInterval(() => {
     layer.schedule();
     updateCount();
