@@ -1,7 +1,7 @@
 // The replay: a time slider that shows the picture as it stood at a past instant, rebuilt by
 // the server from its event log (GET /picture?at=). While in the past the map is read-only:
 // the side panels are dimmed and take no input, map clicks start nothing, and stream updates
-// wait; "Live" returns to the current picture. Shown to the roles that may replay.
+// are not applied; "Live" reloads the current picture. Shown to the roles that may replay.
 import { onLanguage, registerStrings, t, translate } from "./i18n.js";
 
 function stamp(iso) {
