@@ -1262,7 +1262,8 @@ def demo() -> None:
 
 app.command("clients")(commands_clients.clients)
 app.command()(doctor)
-from holdfire import commands_backup  # noqa: E402, F401  (registers backup and restore)
+# registered by importing them: backup, restore, backup-info and replay
+from holdfire import commands_backup, commands_replay  # noqa: E402, F401
 
 
 def main() -> None:

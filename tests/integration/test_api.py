@@ -205,6 +205,8 @@ async def _cases(api: Api) -> list[Case]:
         Case("GET", f"/measures/{measure_id}", everyone),
         Case("GET", "/checks", everyone),
         Case("GET", f"/checks/{clearance['id']}", everyone),
+        Case("GET", f"/checks/{clearance['id']}/picture", everyone - {"reporter"}),
+        Case("GET", "/picture", everyone - {"reporter"}),
         Case("GET", "/pairings", everyone),
         Case("GET", "/alerts", everyone),
         Case("GET", "/me", everyone),

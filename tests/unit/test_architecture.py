@@ -1,6 +1,7 @@
 """The import rule (design.md §2): imports point inward, and the pure core does no I/O.
 
-geo <- domain <- engine <- service <- {codecs, adapters, api, sim} <- bootstrap <- cli.
+geo <- domain <- engine <- service <- {codecs, adapters, api, sim} <- bootstrap <- cli (cli.py and
+the commands_*.py modules of its commands).
 geo, domain and engine import no framework, no I/O module and read no clock.
 """
 

@@ -215,7 +215,7 @@ export async function install(ctx) {
     },
   });
   ctx.map.on("click", (event) => {
-    if (ctx.mapTool !== "check") return;
+    if (ctx.mapTool !== "check" || ctx.past) return; // a replay is read-only
     const { lat, lng } = event.latlng;
     panel.querySelector("#check-target").value = `${lat.toFixed(6)}, ${lng.toFixed(6)}`;
     pin.clearLayers();

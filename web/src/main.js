@@ -10,6 +10,7 @@ import * as check from "./check.js";
 import * as audit from "./audit.js";
 import * as alerts from "./alerts.js";
 import * as messages from "./messages.js";
+import * as replay from "./replay.js";
 
 const TOKEN_KEY = "holdfire.token";
 
@@ -93,7 +94,7 @@ async function start(token) {
     metrics: { signedInAt: performance.now() },
   };
   window.holdfire = ctx; // for the browser tests and the UI benchmark
-  for (const module of [tracks, grid, measures, check, audit, alerts, messages]) {
+  for (const module of [tracks, grid, measures, check, audit, alerts, messages, replay]) {
     await module.install(ctx);
     if (module === tracks) showBasemap(ctx.map); // after the tracks' first frame
   }

@@ -232,6 +232,7 @@ function drop(id) {
 }
 
 function apply(feature) {
+  if (ctx.past) return; // a replay is shown; going live reloads the measures
   const id = idOf(feature);
   if (feature.geometry === null && feature.properties?.status === "cancelled") {
     if (editor.id === id) closeEditor(); // cancelled by someone else while being edited here
@@ -239,6 +240,13 @@ function apply(feature) {
   } else {
     render(feature);
   }
+  showList();
+}
+
+// The measures of a past picture (GET /picture?at=), until the replay returns to live.
+function showPast(collection) {
+  for (const id of [...entries.keys()]) drop(id);
+  for (const feature of collection.features) render(feature);
   showList();
 }
 
@@ -765,6 +773,8 @@ export async function install(context) {
     hit: (latlng) => hit(L.latLng(latlng)),
     edit: startEdit,
     editing: () => editor.id,
+    showPast,
+    live: load,
   };
   const labelsShown = () => map.getPane("measure-labels").classList.toggle("measure-labels-off", map.getZoom() < LABELS_FROM_ZOOM);
   map.on("zoomend", labelsShown);
@@ -781,14 +791,14 @@ export async function install(context) {
     updateEditor();
   });
   map.on("click", (event) => {
-    if (ctx.mapTool || ctx.tracks.hit(event.containerPoint)) return;
+    if (ctx.mapTool || ctx.past || ctx.tracks.hit(event.containerPoint)) return;
     const id = hit(event.latlng);
     if (id) openPopup(id, event.latlng);
   });
   // A planner's drawing tools load alongside the measures; install ends when both are in.
   await Promise.all([load(), ctx.can("measures") ? loadGeoman(map) : null]);
   ctx.bus.on("measure", apply);
-  ctx.bus.on("resync", load);
+  ctx.bus.on("resync", () => (ctx.past ? null : load())); // going live reloads them
   setInterval(() => {
     for (const entry of [...entries.values()]) render(entry.feature);
     showList();

@@ -45,12 +45,17 @@ function entry(feature) {
   };
 }
 
+// A track of a past picture (the replay) stays as it was at that instant: it does not age.
+function sinceServed(track, now) {
+  return track.frozen ? 0 : (now - track.at) / 1000;
+}
+
 export function ageOf(track, now = performance.now()) {
-  return track.p.age_s + (now - track.at) / 1000;
+  return track.p.age_s + sinceServed(track, now);
 }
 
 export function radiusOf(track, now = performance.now()) {
-  return track.p.radius_m + (track.p.growth_mps * (now - track.at)) / 1000;
+  return track.p.radius_m + track.p.growth_mps * sinceServed(track, now);
 }
 
 export function stateOf(track, now = performance.now()) {
@@ -278,6 +283,19 @@ async function load(ctx, layer, fit) {
   updateCount();
 }
 
+// The picture at a past instant (GET /picture?at=): its tracks and registry replace the live
+// ones until the replay returns to live, which reloads them.
+function showPast(layer, picture) {
+  units.clear();
+  for (const unit of picture.units) units.set(unit.uid, unit);
+  tracks.clear();
+  for (const feature of picture.tracks.features) {
+    tracks.set(feature.properties.uid, { ...entry(feature), frozen: true });
+  }
+  layer.redraw();
+  updateCount();
+}
+
 function updateCount() {
   document.getElementById("picture-count").textContent = t("tracks.count", { n: tracks.size });
 }
@@ -300,23 +318,29 @@ export async function install(ctx) {
     hit: (point) => layer.hit(point),
     stateOf,
     radiusOf,
+    showPast: (picture) => showPast(layer, picture),
+    live: () => load(ctx, layer, false),
   };
   await load(ctx, layer, true);
   ctx.bus.on("track", (feature) => {
+    if (ctx.past) return; // a replay is shown; going live reloads the picture
     const uid = feature.properties.uid;
     if (feature.geometry === null) tracks.delete(uid);
     else tracks.set(uid, entry(feature));
     ctx.metrics.lastTrackApplied = performance.now();
     layer.schedule();
   });
-  ctx.bus.on("resync", () => load(ctx, layer, false).catch((error) => console.warn("holdfire: resync failed", error)));
+  ctx.bus.on("resync", () => {
+    if (ctx.past) return; // going live reloads it
+    load(ctx, layer, false).catch((error) => console.warn("holdfire: resync failed", error));
+  });
   setInterval(() => {
     layer.schedule();
     updateCount();
   }, AGE_REDRAW_MS);
   // A click on a symbol opens its panel, unless a tool (the check, drawing) has the map.
   ctx.map.on("click", (event) => {
-    if (ctx.mapTool) return;
+    if (ctx.mapTool || ctx.past) return; // the unit's panel reads the live registry
     const uid = layer.hit(event.containerPoint);
     if (uid) unitPanel(ctx, uid);
   });

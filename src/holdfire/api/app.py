@@ -17,6 +17,7 @@ from holdfire.api import (
     routes_messages,
     routes_metrics,
     routes_picture,
+    routes_replay,
     routes_tiles,
     stream,
 )
@@ -50,6 +51,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         routes_cluster,
         routes_clients,
         routes_enroll,
+        routes_replay,
     )
     for module in (*modules, routes_tiles, stream):
         app.include_router(module.router, prefix=PREFIX)

@@ -108,3 +108,4 @@ MaySeeCluster = Annotated[ApiToken, Depends(_requiring(Action.CLUSTER, "see the 
 MayManageClients = Annotated[
     ApiToken, Depends(_requiring(Action.CLIENTS, "see or disconnect connected clients"))
 ]
+MayReplay = Annotated[ApiToken, Depends(_requiring(Action.REPLAY, "replay the past"))]

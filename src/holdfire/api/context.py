@@ -1,6 +1,7 @@
 """What every route needs, held on the app (no module-level state): the service, the limits, the
 operator map tiles and the cluster link, if any."""
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,9 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         self.guard.book.counters = self.counters  # refusals counted with the rest
+
+    # Replays (each folds the whole log) run one at a time; the others wait their turn.
+    replays: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @property
     def ready(self) -> bool:

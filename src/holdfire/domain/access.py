@@ -41,10 +41,13 @@ class Action(StrEnum):
     CLUSTER = "cluster"  # GET /cluster: the nodes and how far behind they are
     CLIENTS = "clients"  # GET /clients, DELETE /clients/{id}: who is connected, cut one off
     METRICS = "metrics"  # GET /metrics (also open to the scrape token, DATA/metrics.token)
+    # GET /picture?at=, GET /checks/{id}/picture: the past rebuilt from the log. Not for
+    # reporters: their tokens sit on field devices, and every replay walks the whole log.
+    REPLAY = "replay"
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {
-    Role.OBSERVER: frozenset({Action.READ}),
+    Role.OBSERVER: frozenset({Action.READ, Action.REPLAY}),
     Role.REPORTER: frozenset(
         {Action.READ, Action.REPORT, Action.CHECK_FIRE, Action.ACK_ALERT, Action.MESSAGE}
     ),
@@ -56,6 +59,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.DECIDE,
             Action.CHECK_FIRE,
             Action.ACK_ALERT,
+            Action.REPLAY,
         }
     ),
     Role.PLANNER: frozenset(
@@ -71,6 +75,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.ACK_ALERT,
             Action.MESSAGE,
             Action.ACK_FOR_OTHERS,
+            Action.REPLAY,
         }
     ),
     Role.ADMIN: frozenset(Action),

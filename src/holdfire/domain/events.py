@@ -1,7 +1,7 @@
 """Events: what happened, as recorded in the append-only log and replayed to rebuild state."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from holdfire.domain.access import ApiToken
 from holdfire.domain.alerts import Alert
@@ -171,3 +171,34 @@ Event = (
     | MessageSent
     | DeliveriesUpdated
 )
+
+
+def recorded_at(event: Event) -> datetime:
+    """The time an event is logged under: when the server learned of it (a report's arrival,
+    a check's evaluation, a change's making), never a report's own observation time.
+
+    The log's ``at`` column holds it, and a replay to an instant takes the events recorded up
+    to it: what the server knew then, which a late-arriving older fix was not part of.
+    """
+    if isinstance(event, PositionReported):
+        return event.report.received_at
+    if isinstance(event, CheckEvaluated):
+        return event.clearance.evaluated_at
+    if isinstance(event, AlertRaised):
+        return event.alert.created_at
+    if isinstance(event, DecisionRecorded):
+        return event.decision.recorded_at
+    if isinstance(event, CheckFired):
+        return event.notice.recorded_at
+    if isinstance(event, PairingCreated):
+        return event.pairing.created_at
+    if isinstance(event, TokenIssued):
+        return event.token.created_at
+    if isinstance(event, MessageSent):
+        return event.message.created_at
+    if isinstance(event, DeliveriesUpdated):
+        return max((d.sent_at for d in event.deliveries), default=EPOCH)
+    return event.at
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -25,10 +25,12 @@ from holdfire.domain.errors import DomainError
 from holdfire.domain.identity import Affiliation
 from holdfire.domain.measures import CircleGeometry, LineGeometry, Measure, MeasureKind, Side
 from holdfire.domain.numbers import require_distance, require_instant, require_lat_lon
+from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import Weapon
 from holdfire.domain.tracks import TrackState, state_at
 from holdfire.engine.picture import CROSSING_KINDS as _CROSSING_KINDS
 from holdfire.engine.picture import Picture, Weighing
+from holdfire.engine.spatial import IndexedPosition
 from holdfire.geo import LocalFrame, distance_m, distances_m, frame_for, to_mgrs
 
 VALID_FOR = timedelta(seconds=60)  # a Clearance must be re-checked after this
@@ -143,10 +145,72 @@ def evaluate(
                 subject=request.weapon,
             )
         )
+    aim = _aim(picture, request, now, weapon)
+    reasons += _track_reasons(picture, aim)
+    reasons += _unlocated_reasons(picture, aim)
+    reasons += _measure_reasons(picture, aim)
+    reasons += _unit_check_fire_reasons(picture, request, aim)
+    reasons += _lookalike_reasons(picture, request, aim)
+    return _clearance(picture, request, now, check_id, reasons, mgrs=to_mgrs(aim.lat, aim.lon))
+
+
+@dataclass(frozen=True, slots=True)
+class WeighedPosition:
+    """One position a check weighed: a track's fix within reach of the aimpoint."""
+
+    report: PositionReport
+    distance_m: float
+    radius_m: float  # grown to the check's time, max(impact time, now)
+    state: TrackState
+
+
+@dataclass(frozen=True, slots=True)
+class Weighed:
+    """What a check weighed: the instant its radii and states were taken at, the window its
+    measures counted in, the positions within reach and the measures near enough to count."""
+
+    at: datetime
+    window: tuple[datetime, datetime]
+    reach_m: float
+    footprint_m: float
+    positions: tuple[WeighedPosition, ...]
+    measures: tuple[Measure, ...]
+
+
+def weighed(picture: Picture, request: CheckRequest, *, now: datetime) -> Weighed | None:
+    """What `evaluate` weighs for this request at `now`, chosen by the very same steps; None
+    when the target itself is invalid (then nothing but the input was weighed)."""
+    try:
+        require_lat_lon(request.lat, request.lon)
+    except DomainError:
+        return None
+    if _problems(request, now):
+        request = _sanitised(request)
+    weapon = picture.tables.weapons.get(request.weapon.strip().lower())
+    aim = _aim(picture, request, now, weapon or picture.tables.worst_weapon())
+    positions = []
+    for entry, d, r in _candidates(picture, aim):
+        weighing = picture.weighing(entry.uid)
+        if weighing is None:
+            continue
+        report = weighing.reports[entry.key]
+        positions.append(WeighedPosition(report, d, r, state_at(report, weighing.mobility, aim.at)))
+    positions.sort(key=lambda p: (p.distance_m - p.radius_m, p.report.uid, p.report.reporter_key))
+    return Weighed(
+        aim.at,
+        aim.window,
+        _reach(aim),
+        aim.footprint_m,
+        tuple(positions),
+        tuple(_weighed_measures(picture, aim)),
+    )
+
+
+def _aim(picture: Picture, request: CheckRequest, now: datetime, weapon: Weapon) -> _Aim:
     impact = request.time or now
     if impact.tzinfo is None:
         impact = now
-    aim = _Aim(
+    return _Aim(
         lat=request.lat,
         lon=request.lon,
         at=max(impact, now),
@@ -157,12 +221,6 @@ def evaluate(
         firer=_firer_position(picture, request.firing_unit),
         views={},
     )
-    reasons += _track_reasons(picture, aim)
-    reasons += _unlocated_reasons(picture, aim)
-    reasons += _measure_reasons(picture, aim)
-    reasons += _unit_check_fire_reasons(picture, request, aim)
-    reasons += _lookalike_reasons(picture, request, aim)
-    return _clearance(picture, request, now, check_id, reasons, mgrs=to_mgrs(aim.lat, aim.lon))
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -235,9 +293,15 @@ def _firer_position(picture: Picture, uid: str | None) -> tuple[float, float] | 
 # --- tracks --------------------------------------------------------------------------------
 
 
-def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+def _reach(aim: _Aim) -> float:
     w = aim.weapon
-    reach = max(w.red10_m, w.red01_m, w.danger_close_m) + aim.error_m
+    return max(w.red10_m, w.red01_m, w.danger_close_m) + aim.error_m
+
+
+def _candidates(picture: Picture, aim: _Aim) -> list[tuple[IndexedPosition, float, float]]:
+    """The indexed positions within reach of the aimpoint, each with its distance and its
+    radius at the check's time."""
+    reach = _reach(aim)
     found = picture.positions_near(aim.lat, aim.lon, reach, aim.at)
     if not len(found):
         return []
@@ -245,10 +309,14 @@ def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
     cols = found.columns  # IndexedPosition.radius_at, vectorised
     radii = cols[:, 2] + cols[:, 3] * np.maximum(0.0, ts - cols[:, 4])
     distances = distances_m(aim.lat, aim.lon, cols[:, 0], cols[:, 1])
-    best: dict[str, Reason] = {}  # per uid, its strictest position's reason
     hits = np.flatnonzero(distances - radii < reach)
-    for i, d, r in zip(hits.tolist(), distances[hits].tolist(), radii[hits].tolist(), strict=True):
-        entry = found.entry(i)
+    near = zip(hits.tolist(), distances[hits].tolist(), radii[hits].tolist(), strict=True)
+    return [(found.entry(i), d, r) for i, d, r in near]
+
+
+def _track_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+    best: dict[str, Reason] = {}  # per uid, its strictest position's reason
+    for entry, d, r in _candidates(picture, aim):
         uid = entry.uid
         weighing = picture.weighing(uid)
         if weighing is None or not weighing.affiliation.protected:
@@ -359,7 +427,8 @@ def _unlocated_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
 # --- measures ------------------------------------------------------------------------------
 
 
-def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+def _weighed_measures(picture: Picture, aim: _Aim) -> list[Measure]:
+    """The measures near enough to matter that count during the check's window, by id."""
     nearby = {m.id: m for m in picture.measures_near(aim.lat, aim.lon, aim.footprint_m)}
     if aim.firer is not None:
         for m in picture.measures_near(*aim.firer, 0.0):
@@ -375,11 +444,15 @@ def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
         reach = aim.weapon.max_range_m + aim.footprint_m
         for m in picture.crossing_lines_near(aim.lat, aim.lon, reach):
             nearby[m.id] = m
-    weighed = [
+    return [
         nearby[i]
         for i in sorted(nearby)
         if nearby[i].kind in _AREA_RULES and nearby[i].counts_during(*aim.window)
     ]
+
+
+def _measure_reasons(picture: Picture, aim: _Aim) -> list[Reason]:
+    weighed = _weighed_measures(picture, aim)
     # Circles are measured geodesically, all in one vectorised call; their frame polygons
     # (drawn around, never inside, the true circle) serve the containment and crossing tests.
     circles = [m.geometry for m in weighed if isinstance(m.geometry, CircleGeometry)]

@@ -47,6 +47,7 @@ from holdfire.domain.units import Unit
 from holdfire.engine.clearance import evaluate
 from holdfire.engine.coordination import ESCALATED, CoordinationConfig, Coordinator, Outcome
 from holdfire.engine.picture import Picture, ReportOutcome
+from holdfire.engine.replay import PICTURE_EVENTS, apply_event
 from holdfire.geo import distance_m, parse_mgrs, to_mgrs
 from holdfire.service.bus import EventHub
 from holdfire.service.connections import Connections
@@ -580,16 +581,8 @@ class Service:
         now = self.clock.now()
         picture, coordinator = self.picture, self.coordinator
         for event in events:
-            if isinstance(event, UnitRegistered):
-                picture.register_unit(event.unit)
-            elif isinstance(event, PositionReported):
-                picture.apply_report(event.report)
-            elif isinstance(event, MeasureDefined):
-                picture.define_measure(event.measure)
-            elif isinstance(event, MeasureCancelled):
-                picture.cancel_measure(event.measure_id)
-            elif isinstance(event, MarkerRemoved):
-                picture.remove_marker(event.uid)
+            if isinstance(event, PICTURE_EVENTS):
+                apply_event(picture, event)
             elif isinstance(event, PairingCreated):
                 coordinator.watch(event.pairing)
             elif isinstance(event, PairingClosed):

@@ -60,6 +60,7 @@ from holdfire.domain.events import (
     TokenIssued,
     TokenRevoked,
     UnitRegistered,
+    recorded_at,
 )
 from holdfire.domain.messages import Delivery
 from holdfire.service.ports import StoreError
@@ -187,14 +188,13 @@ def encode(event: Event) -> Row:
     if isinstance(event, CheckEvaluated):
         return _encode_check(tag, event)
     body = dumps(event_to_dict(event))
+    at = format_time(recorded_at(event))
     op: Op
     params: tuple[Any, ...]
     if isinstance(event, UnitRegistered):
-        at = format_time(event.at)
         op, params = Op.UPSERT_UNIT, (event.unit.uid, dumps(unit_to_dict(event.unit)))
     elif isinstance(event, PositionReported):
         r = event.report
-        at = format_time(r.received_at)
         op = Op.UPSERT_POSITION
         params = (
             r.uid,
@@ -205,65 +205,49 @@ def encode(event: Event) -> Row:
         )
     elif isinstance(event, MeasureDefined):
         m = event.measure
-        at = format_time(event.at)
         op = Op.UPSERT_MEASURE
         params = (m.id, m.kind.value, m.status.value, dumps(measure_to_feature(m)))
     elif isinstance(event, MeasureCancelled):
-        at = format_time(event.at)
         op, params = Op.CANCEL_MEASURE, (event.measure_id,)
     elif isinstance(event, MarkerRemoved):
-        at = format_time(event.at)
         op, params = Op.DELETE_POSITIONS, (event.uid,)
     elif isinstance(event, MessageKept):
-        at = format_time(event.at)
         op = Op.KEEP_MESSAGE
         params = (event.recipient, micros(event.expires_at), dumps(event_to_dict(event)))
     elif isinstance(event, MessagesDelivered):
-        at = format_time(event.at)
         op, params = Op.DELIVERED, (event.recipient,)
     elif isinstance(event, AlertRaised):
         a = event.alert
-        at = format_time(a.created_at)
         op = Op.UPSERT_ALERT
         params = (event.alert_id, a.kind.value, at, dumps(alert_to_dict(event.alert_id, a)))
     elif isinstance(event, AlertAcked):
-        at = format_time(event.at)
         op, params = Op.ACK_ALERT, (event.alert_id, at, event.by)
     elif isinstance(event, DecisionRecorded):
         d = event.decision
-        at = format_time(d.recorded_at)
         op = Op.INSERT_CHECK_RECORD
         params = (d.id, d.check_id, "decision", dumps(decision_to_dict(d)))
     elif isinstance(event, CheckFired):
         n = event.notice
-        at = format_time(n.recorded_at)
         op = Op.INSERT_CHECK_RECORD
         params = (n.id, n.check_id, "fired", dumps(fired_to_dict(n)))
     elif isinstance(event, PairingCreated):
         p = event.pairing
-        at = format_time(p.created_at)
         op, params = Op.UPSERT_PAIRING, (p.id, dumps(pairing_to_dict(p)))
     elif isinstance(event, TokenIssued):
         t = event.token
-        at = format_time(t.created_at)
         op, params = Op.INSERT_TOKEN, (t.id, t.name, t.secret_hash, dumps(token_to_dict(t)))
     elif isinstance(event, TokenRevoked):
-        at = format_time(event.at)
         op, params = Op.REVOKE_TOKEN, (at, event.token_id)
     elif isinstance(event, AlertCleared):
-        at = format_time(event.at)
         op, params = Op.CLEAR_ALERT, (event.alert_id, at)
     elif isinstance(event, PairingClosed):
-        at = format_time(event.at)
         op, params = Op.CLOSE_PAIRING, (event.pairing_id,)
     elif isinstance(event, MessageSent):
         message = event.message
-        at = format_time(message.created_at)
         state = [(Op.INSERT_MESSAGE, (message.id, message.code, dumps(message_to_dict(message))))]
         state += [_delivery(d) for d in event.deliveries]
         return Row(type=tag, at=at, body=body, state=tuple(state))
     else:
-        at = format_time(max((d.sent_at for d in event.deliveries), default=EPOCH))
         return Row(tag, at, body, tuple(_delivery(d) for d in event.deliveries))
     return Row(type=tag, at=at, body=body, state=((op, params),))
 
@@ -274,7 +258,7 @@ def _encode_check(tag: str, event: CheckEvaluated) -> Row:
     c = event.clearance
     clearance = dumps(clearance_to_dict(c))
     body = f'{{"type":{dumps(tag)},"clearance":{clearance}}}'
-    at = format_time(c.evaluated_at)
+    at = format_time(recorded_at(event))
     params = (c.id, at, micros(c.evaluated_at), c.verdict.value, c.request.requester, clearance)
     return Row(type=tag, at=at, body=body, state=((Op.INSERT_CHECK, params),))
 
