@@ -25,7 +25,12 @@ run on the caller's thread.
 
 Errors from sqlite3 are translated into :class:`~holdfire.service.ports.StoreError` here, with a
 message that says what failed (full disk, read-only file or directory, missing directory, lock
-held by another process, not a database) and which file; they are never swallowed.
+held by another process, not a database) and which file; they are never swallowed. A full disk
+or a read-only file system is :class:`~holdfire.service.ports.StoreNotWritable`: the server
+goes on (reads, the live picture) and refuses each write until it clears, logging it once
+when it begins and once when it ends (:mod:`holdfire.adapters.store.outage`). Opening proves
+the file can be written (one page rewritten, unchanged), so a server never starts on a
+database it could only read.
 
 Layout (``migrations/sqlite``): ``events`` (append-only; triggers refuse UPDATE and DELETE),
 ``units``, ``positions`` (latest report per uid and reporter key; an older fix never replaces a
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import queue
 import sqlite3
@@ -71,15 +77,18 @@ from holdfire.adapters.store.encoding import (
     settle,
 )
 from holdfire.adapters.store.migrations import Applied, Migration, SchemaStatus
+from holdfire.adapters.store.outage import Outage
 from holdfire.adapters.store.reads import Query, ReadingStore, Reads, Rows
 from holdfire.codecs.json import (
     format_time,
 )
 from holdfire.domain.access import ApiToken
 from holdfire.domain.events import Event
-from holdfire.service.ports import StoreError
+from holdfire.service.ports import StoreError, StoreNotWritable
 
-__all__ = ["DB_FILENAME", "SQLiteStore"]
+__all__ = ["DB_FILENAME", "SQLiteStore", "prove_writable"]
+
+log = logging.getLogger("holdfire.store")
 
 DB_FILENAME: Final = "holdfire.db"
 
@@ -146,6 +155,7 @@ class SQLiteStore(ReadingStore):
         self._reads = Reads(str(self.path), "rowid")
         self._last_seq = 0
         self._open = False
+        self._outage = Outage(log, f"store {self.path}")  # used by the writer thread only
 
     @property
     def where(self) -> str:
@@ -219,6 +229,8 @@ class SQLiteStore(ReadingStore):
                     )
                 write_conn.execute("PRAGMA synchronous = FULL")
             self._migrate(write_conn, at_start=True)
+            if not self.read_only:
+                prove_writable(write_conn)
             row = write_conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
             self._last_seq = int(row[0])
             read_conn = self._connect()
@@ -389,7 +401,10 @@ class SQLiteStore(ReadingStore):
                     self._commit([request])
                 return
             self._deliver(batch[0], error)
+            if isinstance(error, StoreNotWritable):
+                self._outage.refused_write(error)
             return
+        self._outage.wrote()
         for request, seq in zip(batch, seqs, strict=True):
             self._deliver(request, seq)
 
@@ -476,13 +491,17 @@ class SQLiteStore(ReadingStore):
         where = str(self.path)
         detail = f"({name}: {error})"
         if name.startswith("SQLITE_FULL"):
-            hint = f"the disk holding {where} is full; free space and retry"
-        elif name.startswith("SQLITE_READONLY"):
-            hint = (
-                f"{where} is read-only (file, directory or mount); holdfire needs to write "
-                "the database file and its -wal and -shm files next to it"
+            return StoreNotWritable(
+                f"store {action} failed: disk full in {self.path.parent} "
+                f"({self.path.name} cannot grow); free space and retry {detail}"
             )
-        elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        if name.startswith("SQLITE_READONLY"):
+            return StoreNotWritable(
+                f"store {action} failed: {where} is read-only (file, directory or mount); "
+                f"holdfire needs to write the database file and its -wal and -shm files next "
+                f"to it {detail}"
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             hint = (
                 f"{where} is locked by another connection; is another holdfire process using "
                 "the same data directory?"
@@ -508,10 +527,28 @@ class SQLiteStore(ReadingStore):
         if self.read_only and not self.path.exists():
             return f"cannot open {self.path} read-only: the file does not exist"
         if not os.access(parent, os.W_OK | os.X_OK):
+            if os.statvfs(parent).f_flag & os.ST_RDONLY:
+                return f"cannot open {self.path}: {parent} is on a read-only file system"
             return f"cannot open {self.path}: the directory {parent} is not writable"
         if self.path.exists() and not os.access(self.path, os.R_OK):
             return f"cannot open {self.path}: the file is not readable"
         return f"cannot open {self.path}"
+
+
+def prove_writable(conn: sqlite3.Connection) -> None:
+    """Rewrite the database header, unchanged: raises sqlite3.Error (SQLITE_READONLY,
+    SQLITE_FULL) where the file can be read but not written. SQLite opens a file it may not
+    write read-only without a word, and only the first write would tell."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _split_sql(script: str) -> list[str]:
