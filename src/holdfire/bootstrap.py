@@ -32,7 +32,7 @@ from holdfire.api.context import ApiContext
 from holdfire.config import Settings
 from holdfire.engine.coordination import CoordinationConfig
 from holdfire.service.handlers import Service
-from holdfire.service.ports import Clock
+from holdfire.service.ports import Clock, StoreNotWritable
 from holdfire.sim.drivers import ServiceDriver
 from holdfire.sim.model import Scenario
 from holdfire.sim.pace import FakeClock, FakePacer, WallPacer
@@ -119,6 +119,8 @@ class Ticker:
             await asyncio.sleep(self._every_s)
             try:
                 await self._service.tick()
+            except StoreNotWritable:
+                pass  # retried on the next tick; the store logs a full or read-only disk once
             except Exception:  # a failed tick is retried on the next one; never stop the loop
                 log.exception("coordination tick failed")
 
