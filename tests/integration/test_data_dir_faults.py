@@ -5,6 +5,9 @@ small tmpfs filled to the last byte while the server is under writes over HTTP a
 
 - Read-only at start (empty or not, or only the database file): no start at all, one line on
   stderr naming what cannot be written, exit code 1, nothing listening.
+- The check spool (DATA/spool.db, where checks answered while PostgreSQL is down wait): on a
+  full disk a check that would be spooled is refused (503) instead of answered without its
+  record; once space is freed checks are spooled again, and all reach the database.
 - Disk full while running: every write is refused with 503 `retryable`, reads still answer,
   the server keeps running, the log says "disk full in DATA" once (not per request) and once
   more when writes succeed again after space is freed. After a kill -9 and a restart, every
@@ -21,9 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
-from support.cluster import Node, wait_until
+from support.cluster import Node, PrivatePostgres, fresh_database, wait_until
 from support.disks import fill, read_only, small_disk
 from support.process import free_port, holdfire
 
@@ -33,11 +37,11 @@ NFA_AT = (51.30, 35.20)
 WEAPON = "120mm-mortar"
 
 
-def node(root: Path, data: Path, *, tls: bool = False) -> Node:
+def node(root: Path, data: Path, *extra: str, tls: bool = False) -> Node:
     http_port, cot_port = free_port(), free_port()
     args = ["--data", str(data), "--http", f"127.0.0.1:{http_port}",
             "--cot-tcp", f"127.0.0.1:{cot_port}",
-            "--cot-tls", f"127.0.0.1:{free_port()}" if tls else "off"]  # fmt: skip
+            "--cot-tls", f"127.0.0.1:{free_port()}" if tls else "off", *extra]  # fmt: skip
     return Node("faults", data, args, http_port, cot_port, root / "serve.log")
 
 
@@ -180,3 +184,41 @@ def test_a_disk_that_fills_up_refuses_writes_loses_nothing_and_recovers(tmp_path
             assert {f["id"] for f in n.api("GET", "/measures")["features"]} == {"nfa-1"}
         finally:
             n.kill()
+
+
+def test_the_check_spool_on_a_full_disk_refuses_checks_instead_of_losing_them(
+    tmp_path: Path,
+) -> None:
+    pg = PrivatePostgres()
+    pg.init()
+    pg.start()
+    try:
+        with fresh_database(pg.url) as db, small_disk(tmp_path / "disk", 8) as disk:
+            n = started(node(tmp_path, disk / "data", "--db", db))
+            try:
+                answered = [n.api("POST", "/checks", check_in_nfa())["id"]]
+                pg.stop()
+                answered.append(n.api("POST", "/checks", check_in_nfa())["id"])  # spooled
+                filler = fill(disk)
+                for _ in range(10):
+                    reply = n.call("POST", "/checks", check_in_nfa())
+                    assert reply.status == 503, (reply.status, reply.body)
+                    assert reply.body["retryable"] is True
+                filler.unlink()
+                answered.append(n.api("POST", "/checks", check_in_nfa())["id"])  # spooled
+                pg.start()
+                stored = lambda: set(answered) <= _check_ids(db)  # noqa: E731
+                wait_until("the spooled checks to reach the database", stored, 30)
+                assert len(_check_ids(db)) == len(answered)  # and no refused one
+                log = n.log.read_text()
+                assert log.count(f"disk full in {disk / 'data'}") == 1, log
+                assert "Traceback" not in log, log
+            finally:
+                n.kill()
+    finally:
+        pg.remove()
+
+
+def _check_ids(db: str) -> set[str]:
+    with psycopg.connect(db) as conn:
+        return {row[0] for row in conn.execute("SELECT id FROM checks")}

@@ -10,8 +10,24 @@ writes were refused meanwhile.
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from holdfire.service.ports import StoreNotWritable
+
+# Less free space than this, for a write that failed with an I/O error, is a full disk: SQLite
+# reports ENOSPC as SQLITE_FULL only for the database itself, as an I/O error elsewhere (its
+# -wal and -shm files).
+_ALMOST_NOTHING = 64 * 1024
+
+
+def disk_full(directory: Path) -> bool:
+    """Whether the file system holding `directory` has (almost) no space left for us."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _ALMOST_NOTHING
 
 
 class Outage:
@@ -23,9 +39,11 @@ class Outage:
         self.refused = 0  # writes refused since the fault began (0: no fault)
         self._fault = ""
 
-    def refused_write(self, error: StoreNotWritable) -> None:
+    def refused_write(self, error: StoreNotWritable, *, counted: bool = True) -> None:
+        """A write failed on the fault; `counted` False for work of the server's own (a
+        background flush), which no client was refused."""
         fault = str(error)
-        if not self.refused or fault != self._fault:
+        if fault != self._fault:
             self._log.error(
                 "%s: %s; every write is refused (HTTP 503, retryable) until this is fixed; "
                 "reads and the live picture go on",
@@ -33,10 +51,10 @@ class Outage:
                 fault,
             )
             self._fault = fault
-        self.refused += 1
+        self.refused += counted
 
     def wrote(self) -> None:
-        if self.refused:
+        if self._fault:
             self._log.warning(
                 "%s: writes succeed again (%d refused meanwhile, none acknowledged)",
                 self._what,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from holdfire.adapters.store.encoding import encode
-from holdfire.adapters.store.outage import Outage
+from holdfire.adapters.store.outage import Outage, disk_full
 from holdfire.adapters.store.sqlite import prove_writable
 from holdfire.codecs.json import CodecError, event_from_dict
 from holdfire.domain.events import CheckEvaluated, Event
@@ -78,7 +78,9 @@ class CheckSpoolFile:
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
         name = getattr(exc, "sqlite_errorname", "")
-        if name.startswith("SQLITE_FULL"):
+        if name.startswith("SQLITE_FULL") or (
+            name.startswith("SQLITE_IOERR") and disk_full(self.path.parent)
+        ):
             return StoreNotWritable(f"disk full in {self.path.parent}: the check spool cannot grow")
         if name.startswith("SQLITE_READONLY") or not os.access(self.path.parent, os.W_OK):
             return StoreNotWritable(
@@ -129,19 +131,26 @@ class CheckSpoolFile:
 
     async def _loop(self) -> None:
         while True:
-            try:
-                if self._waiting:
-                    await self.flush()
-            except StoreUnavailable:
-                pass  # still down; the records wait
-            except StoreError as exc:
-                if str(exc) != self._flush_failed:  # once, not every second
-                    log.error("spooled checks not written yet (retried every %gs): %s",
-                              self._every_s, exc)  # fmt: skip
-                    self._flush_failed = str(exc)
-            else:
-                self._flush_failed = ""
+            if self._waiting:
+                await self._flush_once()
             await asyncio.sleep(self._every_s)
+
+    async def _flush_once(self) -> None:
+        """One flush from the loop; a failure is logged once per cause, not every second."""
+        try:
+            await self.flush()
+        except StoreUnavailable:
+            pass  # still down; the records wait
+        except StoreNotWritable as exc:
+            self._outage.refused_write(exc, counted=False)
+        except StoreError as exc:
+            if str(exc) != self._flush_failed:
+                log.error("spooled checks not written yet (retried every %gs): %s",
+                          self._every_s, exc)  # fmt: skip
+                self._flush_failed = str(exc)
+        else:
+            self._flush_failed = ""
+            self._outage.wrote()
 
     async def flush(self) -> int:
         """Write every spooled record to the store; returns how many went in."""

@@ -77,7 +77,7 @@ from holdfire.adapters.store.encoding import (
     settle,
 )
 from holdfire.adapters.store.migrations import Applied, Migration, SchemaStatus
-from holdfire.adapters.store.outage import Outage
+from holdfire.adapters.store.outage import Outage, disk_full
 from holdfire.adapters.store.reads import Query, ReadingStore, Reads, Rows
 from holdfire.codecs.json import (
     format_time,
@@ -490,7 +490,9 @@ class SQLiteStore(ReadingStore):
         name = getattr(error, "sqlite_errorname", "") or type(error).__name__
         where = str(self.path)
         detail = f"({name}: {error})"
-        if name.startswith("SQLITE_FULL"):
+        if name.startswith("SQLITE_FULL") or (
+            name.startswith("SQLITE_IOERR") and disk_full(self.path.parent)
+        ):
             return StoreNotWritable(
                 f"store {action} failed: disk full in {self.path.parent} "
                 f"({self.path.name} cannot grow); free space and retry {detail}"
