@@ -94,7 +94,7 @@ def build_service(
     (the system's unless given: a scenario's fake one). The caller starts and closes the
     service. A ``db`` that is not a PostgreSQL URL raises DbUrlError."""
     return Service(
-        store=make_store(settings.data_dir, settings.db),
+        store=make_store(settings.data_dir, settings.db, must_write=True),
         tables=load_tables(settings.data_dir),
         clock=clock or SystemClock(),
         new_id=new_id,

@@ -123,6 +123,11 @@ def test_serve_refuses_a_database_file_it_could_only_read(tmp_path: Path) -> Non
     n.stop()
     with read_only(data / "holdfire.db"):
         lines = serve_fails(n)
+        # Reading it is still possible (an investigator's read-only copy): only serving is not.
+        audit = subprocess.run([*holdfire(), "audit", "verify", "--data", str(data)],
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert audit.returncode == 0, audit.stderr
+        assert audit.stdout.startswith("audit chain intact")
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"holdfire: store open failed: {data / 'holdfire.db'} is read-only")
 

@@ -28,9 +28,10 @@ message that says what failed (full disk, read-only file or directory, missing d
 held by another process, not a database) and which file; they are never swallowed. A full disk
 or a read-only file system is :class:`~holdfire.service.ports.StoreNotWritable`: the server
 goes on (reads, the live picture) and refuses each write until it clears, logging it once
-when it begins and once when it ends (:mod:`holdfire.adapters.store.outage`). Opening proves
-the file can be written (one page rewritten, unchanged), so a server never starts on a
-database it could only read.
+when it begins and once when it ends (:mod:`holdfire.adapters.store.outage`). With
+``must_write`` (the service's store) opening proves the file can be written (one page rewritten,
+unchanged), so a server never starts on a database it could only read; without it, a file it
+may not write opens for reading, as an investigator's read-only copy should.
 
 Layout (``migrations/sqlite``): ``events`` (append-only; triggers refuse UPDATE and DELETE),
 ``units``, ``positions`` (latest report per uid and reporter key; an older fix never replaces a
@@ -128,7 +129,8 @@ class SQLiteStore(ReadingStore):
     ``path`` is the database file (conventionally ``DATA_DIR/holdfire.db``); an existing
     directory is taken to mean the file :data:`DB_FILENAME` inside it. The directory must exist:
     creating the data directory is the composition root's decision. ``read_only`` opens the file
-    with ``mode=ro`` (inspection tools; every append then fails with StoreError).
+    with ``mode=ro`` (inspection tools; every append then fails with StoreError); ``must_write``
+    makes opening fail (StoreNotWritable) where the file can be read but not written.
     """
 
     def __init__(
@@ -136,12 +138,14 @@ class SQLiteStore(ReadingStore):
         path: Path,
         *,
         read_only: bool = False,
+        must_write: bool = False,
         busy_timeout_ms: int = 5000,
         max_batch: int = 1024,
     ) -> None:
         path = Path(path)
         self.path = path / DB_FILENAME if path.is_dir() else path
         self.read_only = read_only
+        self.must_write = must_write and not read_only
         self._busy_timeout_ms = busy_timeout_ms
         self._max_batch = max(1, max_batch)
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
@@ -229,7 +233,7 @@ class SQLiteStore(ReadingStore):
                     )
                 write_conn.execute("PRAGMA synchronous = FULL")
             self._migrate(write_conn, at_start=True)
-            if not self.read_only:
+            if self.must_write:
                 prove_writable(write_conn)
             row = write_conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
             self._last_seq = int(row[0])
