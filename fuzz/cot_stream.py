@@ -1,14 +1,14 @@
 """Fuzz target: the CoT XML stream framer and TAK protocol negotiation, fed arbitrary reads.
 
-The first two bytes choose the frame limit and the read size; the rest is the stream.
-Properties: nothing raises but ``FramingError`` (after a switch to protobuf); every frame
-starts with ``<event`` or ``<auth`` and fits the limit; the bytes held stay within the limit
-plus one read; the frames do not depend on where the reads were cut.
+The first two bytes choose the frame limit and where the reads are cut (``harness.reads``); the
+rest is the stream. Properties: nothing raises but ``FramingError`` (after a switch to
+protobuf); every frame starts with ``<event`` or ``<auth`` and fits the limit; the bytes held
+stay within the limit plus one read; the frames do not depend on where the reads were cut.
 """
 
 from datetime import UTC, datetime
 
-from harness import CORPUS, fuzz, instrumented
+from harness import CORPUS, fuzz, instrumented, reads
 
 with instrumented():
     from holdfire.codecs.cot_stream import FramingError, Negotiation, XmlFramer
@@ -16,11 +16,11 @@ with instrumented():
 NOW = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
 
 
-def framed(stream: bytes, limit: int, step: int) -> list[bytes]:
+def framed(stream: bytes, limit: int, cuts: list[tuple[int, int]]) -> list[bytes]:
     framer = XmlFramer(limit)
     out: list[bytes] = []
-    for at in range(0, len(stream), step):
-        chunk = stream[at : at + step]
+    for start, stop in cuts:
+        chunk = stream[start:stop]
         out += framer.feed(chunk)
         assert framer.buffered <= limit + len(chunk), (framer.buffered, limit)
     for frame in out:
@@ -29,12 +29,12 @@ def framed(stream: bytes, limit: int, step: int) -> list[bytes]:
     return out
 
 
-def negotiate(stream: bytes, step: int) -> None:
+def negotiate(stream: bytes, cuts: list[tuple[int, int]]) -> None:
     conn = Negotiation("HOLDFIRE", max_event_bytes=4096, max_payload_bytes=4096)
     conn.offer(NOW)
-    for at in range(0, len(stream), step):
+    for start, stop in cuts:
         try:
-            conn.feed(stream[at : at + step], NOW)
+            conn.feed(stream[start:stop], NOW)
         except FramingError:
             return
 
@@ -43,11 +43,11 @@ def test_one(data: bytes) -> None:
     if len(data) < 2:
         return
     limit = 64 + data[0] * 16
-    step = 1 + data[1] % 64
     stream = data[2:]
-    whole = framed(stream, limit, max(1, len(stream)))
-    assert framed(stream, limit, step) == whole
-    negotiate(stream, step)
+    cuts = reads(len(stream), data[1])
+    whole = framed(stream, limit, [(0, len(stream))])
+    assert framed(stream, limit, cuts) == whole
+    negotiate(stream, cuts)
 
 
 def seeds() -> list[bytes]:

@@ -16,6 +16,8 @@ the first corpus directory given, or into a fresh temporary one. Given a file in
 runs just that input: ``python fuzz/cot_xml.py build/fuzz/artifacts/cot_xml-crash-…``.
 """
 
+import itertools
+import random
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -40,6 +42,22 @@ def instrumented() -> AbstractContextManager[None]:
 def seed_files(*patterns: str) -> list[bytes]:
     """The contents of the files matching each glob pattern, relative to the repository root."""
     return [path.read_bytes() for p in patterns for path in sorted(ROOT.glob(p)) if path.is_file()]
+
+
+def reads(size: int, pattern: int) -> list[tuple[int, int]]:
+    """One way a peer's reads may cut a stream of `size` bytes: (start, stop) of each read.
+
+    `pattern` (a byte of the input, so the fuzzer steers it) seeds where: up to 8 cuts at
+    random places, and one stretch of up to 16 bytes (longer than any token) arriving a byte
+    at a time (a token cut at every point of it). Cheaper than reading the whole input in
+    small steps, a call per step, for the same property: more inputs tested per second.
+    """
+    rng = random.Random(pattern)
+    cuts = {rng.randrange(size + 1) for _ in range(rng.randint(1, 8))} if size else set()
+    start = rng.randrange(size + 1) if size else 0
+    cuts.update(range(start, min(size, start + rng.randint(1, 16))))
+    points = sorted({0, size, *cuts})
+    return list(itertools.pairwise(points))
 
 
 def fuzz(

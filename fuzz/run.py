@@ -1,7 +1,7 @@
 """Run every fuzz target (or those named) for a set time and print one JSON line per target.
 
     python fuzz/run.py [--seconds N] [--runs N] [--out DIR] [TARGET...]
-    python fuzz/run.py --props [--examples N]
+    python fuzz/run.py --props [--examples N] [TEST...]
 
 Each target runs in its own process for ``--seconds`` (default ``$FUZZ_SECONDS``, else 60) or
 until ``--runs`` inputs, whichever comes first, keeping its corpus in ``DIR/corpus/TARGET`` so
@@ -10,9 +10,10 @@ The line reports inputs executed, inputs per second, crashes (0, or 1: libFuzzer
 first), coverage (edges and features of holdfire's code), corpus size and peak RSS. The exit
 code is 1 if any target crashed.
 
-``--props`` runs the hypothesis property tests instead (``tests/unit/test_fuzz_properties.py``)
-with ``--examples`` examples each (default ``$FUZZ_EXAMPLES``, else 100,000) and prints one line:
-tests passed and failed, examples per test and the time taken.
+``--props`` runs the hypothesis property tests instead (``tests/unit/test_fuzz_properties.py``,
+or those named), each in a process of its own with ``--examples`` examples (default
+``$FUZZ_EXAMPLES``, else 100,000), and prints one line per test: passed or not, the time taken,
+examples per second and the peak RSS of its process.
 """
 
 import argparse
@@ -25,8 +26,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 TARGETS = ("cot_stream", "cot_xml", "tak_proto", "imports", "geojson", "coords", "scenario")
-PROPERTIES = HERE.parent / "tests" / "unit" / "test_fuzz_properties.py"
+PROPERTIES = ROOT / "tests" / "unit" / "test_fuzz_properties.py"
 _STAT = re.compile(r"^stat::(\w+):\s+(\d+)", re.MULTILINE)
 _STATUS = re.compile(r"cov: (\d+) ft: (\d+) corp: (\d+)/")
 
@@ -68,22 +70,34 @@ def run(target: str, seconds: int, runs: int | None, out: Path) -> dict[str, obj
     }
 
 
-def props(examples: int) -> dict[str, object]:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PROPERTIES)]
-    started = time.monotonic()
+def properties() -> list[str]:
+    """The node ids of the property tests, as pytest collects them."""
+    command = [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider"]
+    done = subprocess.run([*command, str(PROPERTIES)], capture_output=True, text=True, cwd=ROOT)
+    return [line for line in done.stdout.splitlines() if "::test_" in line]
+
+
+def props(test: str, examples: int) -> dict[str, object]:
+    """One property test in a process of its own: its time and peak resident memory."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
     env = {**os.environ, "FUZZ_EXAMPLES": str(examples)}
-    done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent, env=env)
+    started = time.monotonic()
+    child = subprocess.Popen([*command, test], stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    assert child.stdout is not None
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)  # reaped here, for its own resource usage
+    child.returncode = code = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - started
-    counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|error)", done.stdout)}
-    if done.returncode:
-        sys.stderr.write(done.stdout)
+    if code:
+        sys.stderr.write(out)
     return {
-        "target": "hypothesis",
-        "examples_per_test": examples,
-        "passed": counts.get("passed", 0),
-        "failed": counts.get("failed", 0) + counts.get("error", 0),
+        "target": test.rsplit("::", 1)[-1],
+        "examples": examples,
+        "passed": code == 0,
         "seconds": round(elapsed, 1),
-        "exit_code": done.returncode,
+        "examples_per_s": round(examples / elapsed) if elapsed else 0,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "exit_code": code,
     }
 
 
@@ -99,13 +113,17 @@ def main() -> int:
     parser.add_argument("targets", nargs="*", metavar="TARGET", help=", ".join(TARGETS))
     options = parser.parse_args()
     unknown = set(options.targets) - set(TARGETS)
-    if unknown:
+    if unknown and not options.props:
         parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
-    if options.props:
-        line = props(options.examples)
-        print(json.dumps(line), flush=True)
-        return 1 if line["exit_code"] else 0
     failed = False
+    if options.props:
+        for test in properties():
+            if options.targets and test.rsplit("::", 1)[-1] not in options.targets:
+                continue
+            line = props(test, options.examples)
+            failed |= line["exit_code"] != 0
+            print(json.dumps(line), flush=True)
+        return 1 if failed else 0
     for target in options.targets or TARGETS:
         line = run(target, options.seconds, options.runs, options.out)
         failed |= bool(line["crashes"]) or line["exit_code"] != 0

@@ -7,7 +7,7 @@ that reads as an event is a fixed point of event → protobuf → event.
 
 import contextlib
 
-from harness import CORPUS, fuzz, instrumented
+from harness import CORPUS, fuzz, instrumented, reads
 
 with instrumented():
     from holdfire.codecs.cot_stream import (
@@ -23,16 +23,16 @@ with instrumented():
 MAX_PAYLOAD = 4096
 
 
-def frames(data: bytes, step: int) -> tuple[list[bytes], bool]:
-    """The payloads framed from `data` read `step` bytes at a time, and whether it failed."""
+def frames(data: bytes, cuts: list[tuple[int, int]]) -> tuple[list[bytes], bool]:
+    """The payloads framed from `data` read as `cuts` says, and whether it failed."""
     framer = ProtoStreamFramer(MAX_PAYLOAD)
     out: list[bytes] = []
-    for at in range(0, len(data), step):
+    for start, stop in cuts:
         try:
-            out += framer.feed(data[at : at + step])
+            out += framer.feed(data[start:stop])
         except FramingError:
             return out, True
-        assert framer.buffered <= MAX_PAYLOAD + 11 + step
+        assert framer.buffered <= MAX_PAYLOAD + 11 + (stop - start)
     return out, framer.failed is not None
 
 
@@ -46,8 +46,8 @@ def read_payload(payload: bytes) -> None:
 
 
 def test_one(data: bytes) -> None:
-    whole, failed = frames(data, max(1, len(data)))
-    split = frames(data, 1 + (data[0] % 7 if data else 0))
+    whole, failed = frames(data, [(0, len(data))])
+    split = frames(data, reads(len(data), data[0] if data else 0))
     assert split == (whole, failed), (split, whole, failed)
     for payload in whole:
         assert len(payload) <= MAX_PAYLOAD

@@ -45,7 +45,7 @@ from holdfire.api.guard import HttpGuard, HttpLimits, guarded_protocols
 from holdfire.config import Settings
 from holdfire.engine.coordination import CoordinationConfig
 from holdfire.service.handlers import Service
-from holdfire.service.ports import Clock
+from holdfire.service.ports import Clock, StoreNotWritable
 from holdfire.sim.drivers import ServiceDriver
 from holdfire.sim.model import Scenario
 from holdfire.sim.pace import FakeClock, FakePacer, WallPacer
@@ -92,6 +92,27 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+class DataDirError(Exception):
+    """The data directory cannot be created or written: `serve` does not start there."""
+
+
+def writable_data_dir(path: Path) -> None:
+    """Create the data directory if needed and prove a file can be made in it.
+
+    A read-only mount or a directory owned by someone else stops the start here, in one line
+    that names the directory, before anything listens: a fires cell must not reach a server
+    that cannot keep the record of its checks."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".holdfire-write-"):
+            pass
+    except OSError as exc:
+        raise DataDirError(
+            f"data directory {path} is not writable ({exc.strerror or exc}); holdfire keeps "
+            "its database, check spool, admin token and certificates there"
+        ) from None
+
+
 def build_service(
     settings: Settings,
     coordination: CoordinationConfig | None = None,
@@ -102,7 +123,7 @@ def build_service(
     (the system's unless given: a scenario's fake one). The caller starts and closes the
     service. A ``db`` that is not a PostgreSQL URL raises DbUrlError."""
     return Service(
-        store=make_store(settings.data_dir, settings.db),
+        store=make_store(settings.data_dir, settings.db, must_write=True),
         tables=load_tables(settings.data_dir),
         clock=clock or SystemClock(),
         new_id=new_id,
@@ -127,6 +148,8 @@ class Ticker:
             await asyncio.sleep(self._every_s)
             try:
                 await self._service.tick()
+            except StoreNotWritable:
+                pass  # retried on the next tick; the store logs a full or read-only disk once
             except Exception:  # a failed tick is retried on the next one; never stop the loop
                 log.exception("coordination tick failed")
 
@@ -244,11 +267,12 @@ async def start_server(
 ) -> Running:
     """Start the service and its listeners. The first start in an empty data directory creates
     it and, unless TLS is off, a CA and a server certificate. Map tiles that cannot be served
-    stop the start before anything is written."""
+    stop the start before anything is written; a data directory, database or check spool that
+    cannot be written stops it before anything listens (DataDirError, StoreNotWritable)."""
     tiles = open_tiles(settings.tiles) if settings.tiles is not None else None
     lock: DataLock | None = None
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        writable_data_dir(settings.data_dir)
         lock = DataLock(settings.data_dir)  # one server per data directory
         groups = load_groups(settings.data_dir)  # a bad file stops the start, before listening
         nodes = load_nodes(settings.data_dir) if listeners.mqtt is not None else {}
@@ -299,6 +323,7 @@ async def start_server(
         server.relay = link.cot_out
         link.on_cot = server.on_remote
     try:
+        await asyncio.to_thread(spool.prove_writable)
         running.admin_token_file = await ensure_admin_token(
             service.store, settings.data_dir, clock.now()
         )

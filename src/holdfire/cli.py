@@ -50,6 +50,7 @@ from holdfire.adapters.tiles import TileError
 from holdfire.api.guard import HttpLimits
 from holdfire.bootstrap import (
     Address,
+    DataDirError,
     Listeners,
     Running,
     build_service,
@@ -714,7 +715,14 @@ def serve(
         raise _error(f"cannot listen: {exc.strerror or exc}", 1) from None
     except _STORE_USAGE as exc:
         raise _usage(str(exc)) from None
-    except (StoreError, DataFileError, CertStoreError, GroupsError, MqttConfigError) as exc:
+    except (
+        StoreError,
+        DataFileError,
+        DataDirError,
+        CertStoreError,
+        GroupsError,
+        MqttConfigError,
+    ) as exc:
         raise _error(str(exc), 1) from None
     except TileError as exc:
         raise _usage(f"--tiles {exc}") from None

@@ -108,3 +108,13 @@ def test_every_bundled_scenario_reads_and_names_its_public_source(name: str) -> 
     for unit in scenario.units:  # Kursk region: MGRS zones 36U and 37U
         for _, point in unit.route:
             assert 50.5 < point.lat < 52.5 and 33.0 < point.lon < 38.5, (unit.uid, point)
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 999 + "]" * 999, "".join(f"{' ' * i}k:\n" for i in range(100))]
+)
+def test_a_document_nested_past_any_scenario_is_refused_not_a_crash(text: str) -> None:
+    """999 levels of nesting overflowed the stack (RecursionError) while the schema error was
+    written; anything deeper than the format's own depth is refused, naming the line."""
+    with pytest.raises(ScenarioError, match="nested deeper than 64 levels"):
+        load_text(text)

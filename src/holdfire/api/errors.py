@@ -16,7 +16,7 @@ from holdfire.api.responses import error_response
 from holdfire.codecs.json import CodecError
 from holdfire.domain.errors import DomainError, NotAllowed, NotFound
 from holdfire.geo import GeoError
-from holdfire.service.ports import StoreError, StoreUnavailable
+from holdfire.service.ports import StoreError, StoreNotWritable, StoreUnavailable
 
 log = logging.getLogger("holdfire.api")
 
@@ -101,8 +101,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store(_: Request, exc: StoreError) -> Response:
-        # The detail (files, hosts, ports) is for the server's operator, not for API clients.
-        log.error("store error: %s", exc)
+        # The detail (files, hosts, ports) is for the server's operator, not for API clients;
+        # a full or read-only disk is logged by the store itself, once, not once per request.
+        if not isinstance(exc, StoreNotWritable):
+            log.error("store error: %s", exc)
         why = (
             "the database cannot be reached just now"
             if isinstance(exc, StoreUnavailable)

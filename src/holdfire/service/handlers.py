@@ -59,6 +59,7 @@ from holdfire.service.ports import (
     ClusterLink,
     ServiceMetrics,
     Store,
+    StoreError,
     StoreUnavailable,
 )
 
@@ -193,17 +194,19 @@ class Service:
         """Store a measure; one without an id gets a new one."""
         if not measure.id:
             raise DomainError("id", "is required")
+        before = self._measures_before([measure.id])
         self.picture.define_measure(measure)
-        await self._record([MeasureDefined(measure, self.clock.now(), by)])
+        await self._record_measures([MeasureDefined(measure, self.clock.now(), by)], before)
         return measure
 
     def new_id(self) -> str:
         return self._new_id()
 
     async def cancel_measure(self, measure_id: str, *, by: str) -> bool:
+        before = self._measures_before([measure_id])
         if not self.picture.cancel_measure(measure_id):
             return False
-        await self._record([MeasureCancelled(measure_id, self.clock.now(), by)])
+        await self._record_measures([MeasureCancelled(measure_id, self.clock.now(), by)], before)
         return True
 
     async def remove_marker(self, uid: str, *, by: str, reason: str) -> bool:
@@ -374,13 +377,14 @@ class Service:
             "until its originator or a planner cancels it",
             created_at=now,
         )
+        before = self._measures_before([measure.id])
         self.picture.define_measure(measure)
         told = self.coordinator.notify(
             "CHECK_FIRE", self._stop_params(measure), self.coordinator.units_inside(measure, now),
             now, measure.id,
         )  # fmt: skip
         events: list[Event] = [MeasureDefined(measure, now, by), AlertRaised(alert_id, alert)]
-        await self._record(events + outcome_events(told, now))
+        await self._record_measures(events + outcome_events(told, now), before)
         return measure
 
     def _stop_params(self, measure: Measure) -> dict[str, ParamValue]:
@@ -408,8 +412,10 @@ class Service:
             "CANCEL_CHECK_FIRE", self._stop_params(measure),
             self.coordinator.units_inside(measure, now), now, measure.id,
         )  # fmt: skip
+        before = self._measures_before([measure_id])
         self.picture.cancel_measure(measure_id)
-        await self._record([MeasureCancelled(measure_id, now, by), *outcome_events(told, now)])
+        events = [MeasureCancelled(measure_id, now, by), *outcome_events(told, now)]
+        await self._record_measures(events, before)
 
     async def create_pairing(
         self, vehicle: str, dismounts: tuple[str, ...], max_separation_m: float | None, by: str
@@ -467,17 +473,20 @@ class Service:
             attachment=attachment,
         )
         events: list[Event] = []
+        before: dict[str, Measure | None] = {}
         if code == "CHECK_FIRE":
             for measure in self._new_check_fires(message, [u.uid for u in recipients]):
+                before |= self._measures_before([measure.id])
                 self.picture.define_measure(measure)
                 events.append(MeasureDefined(measure, now, sender))
         elif code == "CANCEL_CHECK_FIRE":
             for measure in self._check_fires_to_cancel(message, cancel_any):
+                before |= self._measures_before([measure.id])
                 self.picture.cancel_measure(measure.id)
                 events.append(MeasureCancelled(measure.id, now, sender))
         outcome = self.coordinator.send(message, now)
         events += outcome_events(outcome, now, sent=(message,))
-        await self._record(events)
+        await self._record_measures(events, before)
         return message, [d for d in outcome.deliveries if d.message_id == message.id]
 
     def unit_named(self, name: str) -> str | None:
@@ -592,6 +601,26 @@ class Service:
             elif isinstance(event, DeliveriesUpdated):
                 coordinator.absorb_deliveries(event.deliveries, now)
         self.hub.publish(events, remote=True)
+
+    def _measures_before(self, ids: Sequence[str]) -> dict[str, Measure | None]:
+        return {measure_id: self.picture.measure(measure_id) for measure_id in ids}
+
+    async def _record_measures(
+        self, events: Sequence[Event], before: Mapping[str, Measure | None]
+    ) -> None:
+        """Record a change of measures already made in the picture; if the store refuses it,
+        put them back as they were. The caller was told nothing was done (503, retry), and a
+        cancelled no-fire area or check fire that was never recorded must go on holding checks.
+        """
+        try:
+            await self._record(events)
+        except StoreError:
+            for measure_id, measure in before.items():
+                if measure is None:
+                    self.picture.cancel_measure(measure_id)
+                else:
+                    self.picture.define_measure(measure)
+            raise
 
     async def _record(self, events: Sequence[Event]) -> None:
         if events:

@@ -31,6 +31,16 @@ class StoreError(RuntimeError):
     """
 
 
+class StoreNotWritable(StoreError):
+    """The store's storage refuses every write just now: its disk is full, or its file system
+    or file is read-only.
+
+    Nothing of the failed call was recorded; the same call succeeds once space is freed (or
+    the file system is writable again). The store logs the condition once when it begins and
+    once when it ends, so callers need not log each write it refuses.
+    """
+
+
 class StoreUnavailable(StoreError):
     """The store cannot be reached just now (database server down, connection lost).
 

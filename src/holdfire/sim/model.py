@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jsonschema
 import yaml
@@ -174,8 +174,13 @@ def format_offset(seconds: float) -> str:
 # --- reading ----------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that leaves timestamps as the text written."""
+# Far deeper than the format goes; a document nested ~1,000 levels would overflow the stack
+# where it is validated and its errors are written.
+MAX_DEPTH: Final = 64
+
+
+class _Loader(yaml.CSafeLoader):
+    """Safe YAML (libyaml's parser) that leaves timestamps as the text written."""
 
 
 _Loader.add_constructor(
@@ -191,6 +196,26 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+def _too_deep(root: yaml.Node | None) -> yaml.Node | None:
+    """The first node nested deeper than MAX_DEPTH, if any (walked without recursion)."""
+    stack = [(root, 0)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(child, depth + 1) for child in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            stack += [(part, depth + 1) for pair in node.value for part in pair]
+    return None
+
+
+@cache
+def validator() -> jsonschema.Draft202012Validator:
+    """The schema's validator, built once (it holds no state between validations)."""
+    return jsonschema.Draft202012Validator(schema())
+
+
 def load_file(path: Path) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
@@ -203,18 +228,26 @@ def load_file(path: Path) -> Scenario:
 
 def load_text(text: str, source: str = "<scenario>") -> Scenario:
     """Parse, validate and resolve a scenario; raises ScenarioError naming line and field."""
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        # Parsed once: the node tree (for line numbers) is also what the data is built from.
+        node = loader.get_single_node()
+        data: Any = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ScenarioError(f"{source}{line}: not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{source}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    deep = _too_deep(node)
+    if deep is not None:
+        raise ScenarioError(
+            f"{source}:{deep.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels"
+        )
     reader = _Reader(source, node)
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
+    errors = sorted(validator().iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
     if errors:
         raise reader.error(*_schema_error(errors[0]))
     return reader.scenario(data)

@@ -62,7 +62,7 @@ from holdfire.domain.messages import (
 from holdfire.engine.coordination import HOLDFIRE
 from holdfire.geo import GeoError, parse_location
 from holdfire.service.messaging import to_carry
-from holdfire.service.ports import StoreError
+from holdfire.service.ports import StoreError, StoreNotWritable
 
 if TYPE_CHECKING:
     from holdfire.adapters.net.cot_server import CotServer
@@ -101,7 +101,9 @@ class CommandDesk:
             except (DomainError, NotFound, NotAllowed, GeoError) as exc:
                 reply = f"ERROR {exc}"
             except StoreError as exc:
-                log.error("%s from %s not stored: %s", type(command).__name__, conn.peer.label, exc)
+                if not isinstance(exc, StoreNotWritable):  # that one the store logs, once
+                    name = type(command).__name__
+                    log.error("%s from %s not stored: %s", name, conn.peer.label, exc)
                 reply = "ERROR it could not be recorded; nothing was done, try again"
             except Exception:  # the sender must hear back whatever happened
                 log.exception("%s from %s failed", type(command).__name__, conn.peer.label)
@@ -117,7 +119,8 @@ class CommandDesk:
                 self._reply(conn, event, f"ERROR target: {exc}")
                 return
             except StoreError as exc:
-                log.error("check from %s not stored: %s", conn.peer.label, exc)
+                if not isinstance(exc, StoreNotWritable):
+                    log.error("check from %s not stored: %s", conn.peer.label, exc)
                 self._reply(conn, event, "ERROR the check could not be recorded; try again")
                 return
             except Exception:  # the requester must hear back whatever happened

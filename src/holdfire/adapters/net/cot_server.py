@@ -81,7 +81,7 @@ from holdfire.codecs.cot_xml import (
 )
 from holdfire.domain.reports import PositionReport
 from holdfire.service.handlers import Service
-from holdfire.service.ports import Clock, StoreError
+from holdfire.service.ports import Clock, StoreError, StoreNotWritable
 
 log = logging.getLogger("holdfire.cot")
 
@@ -167,6 +167,8 @@ class CotServer:
     async def _durably(work: Coroutine[Any, Any, None]) -> None:
         try:
             await work
+        except StoreNotWritable:
+            pass  # the store logs a full or read-only disk once, not per write
         except StoreError as exc:
             log.error("mailbox not stored: %s", exc)
 
@@ -641,6 +643,8 @@ class CotServer:
     async def _remove_marker(self, uid: str, by: str) -> None:
         try:
             await self.service.remove_marker(uid, by=by, reason="deleted by its client")
+        except StoreNotWritable:
+            pass
         except StoreError as exc:
             log.error("marker %s not removed: %s", uid, exc)
 
@@ -903,7 +907,8 @@ class CotServer:
             try:
                 expired = await self.service.expire_markers()
             except StoreError as exc:
-                log.error("markers not expired: %s", exc)
+                if not isinstance(exc, StoreNotWritable):
+                    log.error("markers not expired: %s", exc)
                 continue
             if expired:
                 log.info("markers expired: %s", ", ".join(expired))
@@ -947,7 +952,8 @@ class CotServer:
             results = await self.service.reports(batch)
         except Exception as exc:  # StoreError, or a bug: counted and logged, the loop goes on
             self.counters["ingest-failed"] += len(batch)
-            log.error("%d reports not stored: %s", len(batch), exc, exc_info=True)
+            if not isinstance(exc, StoreNotWritable):  # the store logs that once
+                log.error("%d reports not stored: %s", len(batch), exc, exc_info=True)
             return
         self.counters["reports"] += sum(1 for r in results if r.accepted)
 

@@ -75,6 +75,7 @@ from holdfire.domain.reports import PositionReport
 from holdfire.service.connections import ClientInfo
 from holdfire.service.handlers import Service
 from holdfire.service.messaging import to_carry
+from holdfire.service.ports import StoreNotWritable
 
 log = logging.getLogger("holdfire.mqtt")
 
@@ -430,7 +431,8 @@ class MqttIngest:
             results = await self.service.reports(batch)
         except Exception as exc:  # StoreError, or a bug: counted and logged, the loop goes on
             self.counters["ingest-failed"] += len(batch)
-            log.error("mqtt: %d reports not stored: %s", len(batch), exc, exc_info=True)
+            if not isinstance(exc, StoreNotWritable):  # the store logs that once
+                log.error("mqtt: %d reports not stored: %s", len(batch), exc, exc_info=True)
             return
         accepted = sum(1 for r in results if r.accepted)
         self.counters["reports"] += accepted

@@ -38,11 +38,13 @@ def _is_postgres(db: str | None) -> bool:
     return db is not None and db.partition("://")[0].lower() in POSTGRES_SCHEMES
 
 
-def make_store(data_dir: Path, db: str | None) -> ManagedStore:
+def make_store(data_dir: Path, db: str | None, *, must_write: bool = False) -> ManagedStore:
     """``db`` None: the SQLite file in the data directory; a ``postgresql://`` or
-    ``postgres://`` URL: that PostgreSQL database. Anything else raises DbUrlError."""
+    ``postgres://`` URL: that PostgreSQL database. Anything else raises DbUrlError.
+    ``must_write``: a SQLite file that can only be read is refused at open (the service's
+    store), instead of opened for reading (audit and token listings)."""
     if db is None:
-        return SQLiteStore(data_dir / DB_FILENAME)
+        return SQLiteStore(data_dir / DB_FILENAME, must_write=must_write)
     if not _is_postgres(db):
         scheme = db.partition("://")[0] if "://" in db else ""
         shown = f"a {scheme}:// URL" if scheme else "a value that is not a URL"

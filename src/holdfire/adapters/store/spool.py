@@ -9,6 +9,12 @@ written twice: checks have unique ids.
 
 Only check records are spooled. Every other write while the store is down is refused with a
 retryable error (HTTP 503), so no client is told a write was taken that is not durable.
+
+The spool lives in the data directory, so a server starts only where it can write it
+(:meth:`CheckSpoolFile.prove_writable`). If that disk fills up or turns read-only later, a
+check that would be spooled is refused (503) instead of answered without its record; that
+fault is logged once (:mod:`holdfire.adapters.store.outage`), as is a flush that keeps failing
+for the same reason.
 """
 
 from __future__ import annotations
@@ -17,14 +23,17 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Final
 
 from holdfire.adapters.store.encoding import encode
+from holdfire.adapters.store.outage import Outage, disk_full
+from holdfire.adapters.store.sqlite import prove_writable
 from holdfire.codecs.json import CodecError, event_from_dict
 from holdfire.domain.events import CheckEvaluated, Event
-from holdfire.service.ports import Store, StoreError, StoreUnavailable
+from holdfire.service.ports import Store, StoreError, StoreNotWritable, StoreUnavailable
 
 log = logging.getLogger("holdfire.spool")
 
@@ -47,6 +56,8 @@ class CheckSpoolFile:
         # Whether the file may hold records: true at start (a run before may have left some)
         # and after each keep, false once a flush emptied it, so an idle server does no I/O.
         self._waiting = True
+        self._outage = Outage(log, f"check spool {self.path}")
+        self._flush_failed = ""  # the last flush error logged, so each is logged once
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -63,18 +74,44 @@ class CheckSpoolFile:
             finally:
                 conn.close()
         except sqlite3.Error as exc:
-            raise StoreError(f"the check spool {self.path} failed: {exc}") from exc
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith("SQLITE_FULL") or (
+            name.startswith("SQLITE_IOERR") and disk_full(self.path.parent)
+        ):
+            return StoreNotWritable(f"disk full in {self.path.parent}: the check spool cannot grow")
+        if name.startswith("SQLITE_READONLY") or not os.access(self.path.parent, os.W_OK):
+            return StoreNotWritable(
+                f"the check spool {self.path} is read-only (file, directory or mount)"
+            )
+        return StoreError(f"the check spool {self.path} failed: {exc}")
+
+    def prove_writable(self) -> None:
+        """Open (creating) the spool and rewrite its header: raises StoreError where it cannot
+        be written, so the server does not start there."""
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                prove_writable(conn)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
 
     async def keep(self, event: Event) -> None:
         if not isinstance(event, CheckEvaluated):
             raise StoreError("only check records are spooled")
         body = encode(event).body  # the text the store will keep
         async with self._lock:
-            await asyncio.to_thread(
-                self._run,
-                "INSERT OR REPLACE INTO spool (id, body) VALUES (?, ?)",
-                (event.clearance.id, body),
-            )
+            try:
+                await asyncio.to_thread(
+                    self._run,
+                    "INSERT OR REPLACE INTO spool (id, body) VALUES (?, ?)",
+                    (event.clearance.id, body),
+                )
+            except StoreNotWritable as exc:
+                self._outage.refused_write(exc)
+                raise
+            self._outage.wrote()
             self._waiting = True
         log.warning("check %s answered while the store is down: spooled", event.clearance.id)
 
@@ -94,14 +131,26 @@ class CheckSpoolFile:
 
     async def _loop(self) -> None:
         while True:
-            try:
-                if self._waiting:
-                    await self.flush()
-            except StoreUnavailable:
-                pass  # still down; the records wait
-            except StoreError as exc:
-                log.error("spooled checks not written yet: %s", exc)
+            if self._waiting:
+                await self._flush_once()
             await asyncio.sleep(self._every_s)
+
+    async def _flush_once(self) -> None:
+        """One flush from the loop; a failure is logged once per cause, not every second."""
+        try:
+            await self.flush()
+        except StoreUnavailable:
+            pass  # still down; the records wait
+        except StoreNotWritable as exc:
+            self._outage.refused_write(exc, counted=False)
+        except StoreError as exc:
+            if str(exc) != self._flush_failed:
+                log.error("spooled checks not written yet (retried every %gs): %s",
+                          self._every_s, exc)  # fmt: skip
+                self._flush_failed = str(exc)
+        else:
+            self._flush_failed = ""
+            self._outage.wrote()
 
     async def flush(self) -> int:
         """Write every spooled record to the store; returns how many went in."""

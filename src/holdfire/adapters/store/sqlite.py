@@ -25,7 +25,13 @@ run on the caller's thread.
 
 Errors from sqlite3 are translated into :class:`~holdfire.service.ports.StoreError` here, with a
 message that says what failed (full disk, read-only file or directory, missing directory, lock
-held by another process, not a database) and which file; they are never swallowed.
+held by another process, not a database) and which file; they are never swallowed. A full disk
+or a read-only file system is :class:`~holdfire.service.ports.StoreNotWritable`: the server
+goes on (reads, the live picture) and refuses each write until it clears, logging it once
+when it begins and once when it ends (:mod:`holdfire.adapters.store.outage`). With
+``must_write`` (the service's store) opening proves the file can be written (one page rewritten,
+unchanged), so a server never starts on a database it could only read; without it, a file it
+may not write opens for reading, as an investigator's read-only copy should.
 
 Layout (``migrations/sqlite``): ``events`` (append-only; triggers refuse UPDATE and DELETE),
 ``units``, ``positions`` (latest report per uid and reporter key; an older fix never replaces a
@@ -47,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import queue
 import sqlite3
@@ -71,15 +78,18 @@ from holdfire.adapters.store.encoding import (
     settle,
 )
 from holdfire.adapters.store.migrations import Applied, Migration, SchemaStatus
+from holdfire.adapters.store.outage import Outage, disk_full
 from holdfire.adapters.store.reads import Query, ReadingStore, Reads, Rows
 from holdfire.codecs.json import (
     format_time,
 )
 from holdfire.domain.access import ApiToken
 from holdfire.domain.events import Event
-from holdfire.service.ports import StoreError
+from holdfire.service.ports import StoreError, StoreNotWritable
 
-__all__ = ["DB_FILENAME", "SQLiteStore"]
+__all__ = ["DB_FILENAME", "SQLiteStore", "prove_writable"]
+
+log = logging.getLogger("holdfire.store")
 
 DB_FILENAME: Final = "holdfire.db"
 
@@ -119,7 +129,8 @@ class SQLiteStore(ReadingStore):
     ``path`` is the database file (conventionally ``DATA_DIR/holdfire.db``); an existing
     directory is taken to mean the file :data:`DB_FILENAME` inside it. The directory must exist:
     creating the data directory is the composition root's decision. ``read_only`` opens the file
-    with ``mode=ro`` (inspection tools; every append then fails with StoreError).
+    with ``mode=ro`` (inspection tools; every append then fails with StoreError); ``must_write``
+    makes opening fail (StoreNotWritable) where the file can be read but not written.
     """
 
     def __init__(
@@ -127,12 +138,14 @@ class SQLiteStore(ReadingStore):
         path: Path,
         *,
         read_only: bool = False,
+        must_write: bool = False,
         busy_timeout_ms: int = 5000,
         max_batch: int = 1024,
     ) -> None:
         path = Path(path)
         self.path = path / DB_FILENAME if path.is_dir() else path
         self.read_only = read_only
+        self.must_write = must_write and not read_only
         self._busy_timeout_ms = busy_timeout_ms
         self._max_batch = max(1, max_batch)
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
@@ -146,6 +159,7 @@ class SQLiteStore(ReadingStore):
         self._reads = Reads(str(self.path), "rowid")
         self._last_seq = 0
         self._open = False
+        self._outage = Outage(log, f"store {self.path}")  # used by the writer thread only
 
     @property
     def where(self) -> str:
@@ -219,6 +233,8 @@ class SQLiteStore(ReadingStore):
                     )
                 write_conn.execute("PRAGMA synchronous = FULL")
             self._migrate(write_conn, at_start=True)
+            if self.must_write:
+                prove_writable(write_conn)
             row = write_conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
             self._last_seq = int(row[0])
             read_conn = self._connect()
@@ -389,7 +405,10 @@ class SQLiteStore(ReadingStore):
                     self._commit([request])
                 return
             self._deliver(batch[0], error)
+            if isinstance(error, StoreNotWritable):
+                self._outage.refused_write(error)
             return
+        self._outage.wrote()
         for request, seq in zip(batch, seqs, strict=True):
             self._deliver(request, seq)
 
@@ -475,14 +494,20 @@ class SQLiteStore(ReadingStore):
         name = getattr(error, "sqlite_errorname", "") or type(error).__name__
         where = str(self.path)
         detail = f"({name}: {error})"
-        if name.startswith("SQLITE_FULL"):
-            hint = f"the disk holding {where} is full; free space and retry"
-        elif name.startswith("SQLITE_READONLY"):
-            hint = (
-                f"{where} is read-only (file, directory or mount); holdfire needs to write "
-                "the database file and its -wal and -shm files next to it"
+        if name.startswith("SQLITE_FULL") or (
+            name.startswith("SQLITE_IOERR") and disk_full(self.path.parent)
+        ):
+            return StoreNotWritable(
+                f"store {action} failed: disk full in {self.path.parent} "
+                f"({self.path.name} cannot grow); free space and retry {detail}"
             )
-        elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        if name.startswith("SQLITE_READONLY"):
+            return StoreNotWritable(
+                f"store {action} failed: {where} is read-only (file, directory or mount); "
+                f"holdfire needs to write the database file and its -wal and -shm files next "
+                f"to it {detail}"
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             hint = (
                 f"{where} is locked by another connection; is another holdfire process using "
                 "the same data directory?"
@@ -508,10 +533,28 @@ class SQLiteStore(ReadingStore):
         if self.read_only and not self.path.exists():
             return f"cannot open {self.path} read-only: the file does not exist"
         if not os.access(parent, os.W_OK | os.X_OK):
+            if os.statvfs(parent).f_flag & os.ST_RDONLY:
+                return f"cannot open {self.path}: {parent} is on a read-only file system"
             return f"cannot open {self.path}: the directory {parent} is not writable"
         if self.path.exists() and not os.access(self.path, os.R_OK):
             return f"cannot open {self.path}: the file is not readable"
         return f"cannot open {self.path}"
+
+
+def prove_writable(conn: sqlite3.Connection) -> None:
+    """Rewrite the database header, unchanged: raises sqlite3.Error (SQLITE_READONLY,
+    SQLITE_FULL) where the file can be read but not written. SQLite opens a file it may not
+    write read-only without a word, and only the first write would tell."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _split_sql(script: str) -> list[str]:
