@@ -89,9 +89,7 @@ class Picture:
         self._friendly_nations: Counter[str] = Counter()
         self._shapes: dict[str, tuple[LocalFrame, BaseGeometry]] = {}
         self._polylines: dict[str, Polyline] = {}  # lines, in their frame
-        self._weighings: dict[
-            str, Weighing
-        ] = {}  # dropped whenever the uid's unit or track changes
+        self._weighings: dict[str, Weighing] = {}  # per weighed uid, kept by _reindex
 
     # --- units -----------------------------------------------------------------------------
 
@@ -140,21 +138,7 @@ class Picture:
     def weighing(self, uid: str) -> Weighing | None:
         """The uid's track with its identity and class, None if it has no track or does not
         count in checks (`weighed`)."""
-        found = self._weighings.get(uid)
-        if found is None:
-            track = self._tracks.get(uid)
-            if track is None or not self.weighed(uid):
-                return None
-            unit = self._units.get(uid)
-            reports = {r.reporter_key: r for r in reversed(track.positions)}  # the own fix first
-            found = self._weighings[uid] = Weighing(
-                track,
-                self.affiliation_of(uid),
-                self.mobility_of(uid),
-                unit.callsign if unit is not None else uid,
-                reports,
-            )
-        return found
+        return self._weighings.get(uid)
 
     def is_marker(self, uid: str) -> bool:
         """A track placed by a client for a uid that is not a registered unit."""
@@ -450,12 +434,22 @@ class Picture:
             self._friendly_nations[unit.nation.upper()] -= 1
 
     def _reindex(self, uid: str, at: datetime | None = None) -> None:
-        self._weighings.pop(uid, None)
+        """Index the uid's positions and work out its Weighing anew, after any change to its
+        unit or its track: here, once per change, rather than in the checks that read it."""
         track = self._tracks.get(uid)
         if track is None or not self.weighed(uid):
+            self._weighings.pop(uid, None)
             self._track_index.remove(uid)
             return
         mobility = self.mobility_of(uid)
+        unit = self._units.get(uid)
+        self._weighings[uid] = Weighing(
+            track,
+            self.affiliation_of(uid),
+            mobility,
+            unit.callsign if unit is not None else uid,
+            {r.reporter_key: r for r in reversed(track.positions)},  # the own fix wins a key
+        )
         entries = [
             IndexedPosition(
                 uid=uid,
