@@ -4,6 +4,7 @@ first release. What every store must do is in tests/integration/test_store_contr
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -43,6 +44,25 @@ async def test_settings_wal_full_foreign_keys(store: SQLiteStore, db_path: Path)
         assert migrated.fetchall() == [(1,), (2,), (3,)]
         # what a holdfire of the first release reads, and refuses as newer than itself
         assert other.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+
+
+async def test_a_new_database_another_connection_holds_locked_is_waited_for(db_path: Path) -> None:
+    # Two processes opening the same new file at once: putting it in WAL mode takes a lock the
+    # busy handler does not wait for, and the second open used to fail at once.
+    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # what the other open holds while it migrates
+    s = SQLiteStore(db_path, busy_timeout_ms=5000)
+    opening = asyncio.create_task(s.open())
+    await asyncio.sleep(0.3)
+    assert not opening.done()  # still waiting for the lock, not failed
+    holder.execute("ROLLBACK")
+    holder.close()
+    await asyncio.wait_for(opening, 5)
+    try:
+        assert s._write_conn is not None
+        assert s._write_conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        await s.close()
 
 
 # -- errors translated into StoreError --------------------------------------------------------

@@ -58,6 +58,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -225,7 +226,7 @@ class SQLiteStore(ReadingStore):
         try:
             write_conn = self._connect()
             if not self.read_only:
-                mode = write_conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = _journal_wal(write_conn, self._busy_timeout_ms / 1000)
                 if str(mode).lower() != "wal":
                     raise StoreError(
                         f"cannot put {self.path} in WAL mode (got {mode!r}); "
@@ -570,3 +571,17 @@ def _split_sql(script: str) -> list[str]:
             statements.append(text)
             current = []
     return statements
+
+
+def _journal_wal(conn: sqlite3.Connection, timeout_s: float) -> str:
+    """`PRAGMA journal_mode = WAL`, waiting as long as the busy timeout would: switching a new
+    file takes a lock the busy handler does not wait for, so a second process opening the same
+    new database at that moment got "database is locked" at once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
