@@ -27,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
 
 from holdfire.adapters.net.admission import AddressBook
+from holdfire.api.limits import send_error
 
 log = logging.getLogger("holdfire.api")
 
@@ -196,18 +197,6 @@ class RequestRate:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1013})
             return
-        body = json.dumps(
-            {"error": "too many requests from this address; try again later", "field": None}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(max(1, math.ceil(wait))).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        retry = str(max(1, math.ceil(wait))).encode()
+        message = "too many requests from this address; try again later"
+        await send_error(send, 429, message, None, [(b"retry-after", retry)])

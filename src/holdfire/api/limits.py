@@ -7,7 +7,6 @@ app's handler then answers 413 like the early refusal.
 """
 
 import json
-from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,20 +57,29 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "error": too_large_message(self.max_bytes),
-            "field": "body",
-        }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await send_error(
+            send, 413, too_large_message(self.max_bytes), "body", [(b"connection", b"close")]
         )
-        await send({"type": "http.response.body", "body": payload})
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    message: str,
+    field: str | None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """An answer in the API's error shape, from middleware that refuses before the app runs."""
+    payload = json.dumps({"error": message, "field": field}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

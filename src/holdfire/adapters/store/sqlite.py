@@ -59,7 +59,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -287,8 +287,7 @@ class SQLiteStore(ReadingStore):
             migrations.pending(str(self.path), [a.version for a in applied], shipped,
                                at_start=False, fresh=fresh)  # fmt: skip
             return ()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             applied, fresh = self._applied(conn)
             versions = [a.version for a in applied]
             todo = migrations.pending(
@@ -316,12 +315,6 @@ class SQLiteStore(ReadingStore):
                 latest = max(versions + [m.version for m in todo])
                 conn.execute("DELETE FROM schema_version")
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (latest,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
         return todo
 
     async def schema_status(self) -> SchemaStatus:
@@ -547,9 +540,17 @@ def prove_writable(conn: sqlite3.Connection) -> None:
     SQLITE_FULL) where the file can be read but not written. SQLite opens a file it may not
     write read-only without a word, and only the first write would tell."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    with write_transaction(conn):
+        conn.execute(f"PRAGMA user_version = {version}")
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE, and COMMIT at the end of the block; on any failure a ROLLBACK, and the
+    original error is the one raised."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(f"PRAGMA user_version = {version}")
+        yield
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
