@@ -1229,23 +1229,32 @@ async def test_a_stalled_reader_does_not_slow_the_others(tmp_path: Path) -> None
         assert texts == [f"message {n:03d}" for n in range(limit + 5)]
 
 
+async def backed_up_reader(
+    net: Net, sender_uid: str, callsign: str
+) -> tuple[Peer, Peer, CotConnection]:
+    """A sender with a fix at AIM, and a client that does not read, sent SA until its queue on
+    the server is paused; returns the sender, the slow client and the slow one's connection."""
+    sender = await net.tcp("sender")
+    sender.send(sa(sender_uid, callsign, *AIM))
+    slow = await net.tcp("slow", rcvbuf=4096, read=False)
+    slow.send(sa("ANDROID-slow", "SLOW"))
+    conn = await net.bound("ANDROID-slow")
+    await net.track(sender_uid)
+    padding = "x" * 8000
+    for n in range(800):  # 6.5 MB of SA: more than the kernel buffers, so it backs up
+        sender.send(sa(sender_uid, callsign, *AIM, remarks=f"{n} {padding}"))
+    await sender.drain()
+    for _ in range(int(TIMEOUT / 0.01)):
+        if conn.sink.paused:
+            break
+        await asyncio.sleep(0.01)
+    assert conn.sink.paused
+    return sender, slow, conn
+
+
 async def test_a_check_reply_waits_for_a_slow_reader(tmp_path: Path) -> None:
     async with network(tmp_path, write_high_water=16 * 1024) as net:
-        friend = await net.tcp("friend")
-        friend.send(sa("ANDROID-friend", "FRIEND", *AIM))
-        slow = await net.tcp("slow", rcvbuf=4096, read=False)
-        slow.send(sa("ANDROID-slow", "SLOW"))
-        conn = await net.bound("ANDROID-slow")
-        await net.track("ANDROID-friend")
-        padding = "x" * 8000
-        for n in range(800):  # 6.5 MB of SA: more than the kernel buffers, so it backs up
-            friend.send(sa("ANDROID-friend", "FRIEND", *AIM, remarks=f"{n} {padding}"))
-        await friend.drain()
-        for _ in range(int(TIMEOUT / 0.01)):
-            if conn.sink.paused:
-                break
-            await asyncio.sleep(0.01)
-        assert conn.sink.paused
+        _, slow, conn = await backed_up_reader(net, "ANDROID-friend", "FRIEND")
         slow.send(command("ANDROID-slow", "SLOW", f"CHECK {AIM[0]},{AIM[1]} {WEAPON}"))
         for _ in range(int(TIMEOUT / 0.01)):
             if conn.sink.messages:
@@ -1709,21 +1718,7 @@ async def test_closing_the_server_sends_a_slow_reader_what_waits_for_it(tmp_path
     running = await serve(tmp_path, write_high_water=16 * 1024)
     net = Net(running, tmp_path)
     try:
-        sender = await net.tcp("sender")
-        sender.send(sa("ANDROID-sender", "SENDER", *AIM))
-        slow = await net.tcp("slow", rcvbuf=4096, read=False)
-        slow.send(sa("ANDROID-slow", "SLOW"))
-        conn = await net.bound("ANDROID-slow")
-        await net.track("ANDROID-sender")
-        padding = "x" * 8000
-        for n in range(800):  # 6.5 MB of SA: more than the kernel buffers, so it backs up
-            sender.send(sa("ANDROID-sender", "SENDER", *AIM, remarks=f"{n} {padding}"))
-        await sender.drain()
-        for _ in range(int(TIMEOUT / 0.01)):
-            if conn.sink.paused:
-                break
-            await asyncio.sleep(0.01)
-        assert conn.sink.paused
+        sender, slow, conn = await backed_up_reader(net, "ANDROID-sender", "SENDER")
         for n in range(5):
             chat = geochat("ANDROID-sender", "SENDER", f"queued {n}", chat_id="ANDROID-slow")
             sender.send(chat)
