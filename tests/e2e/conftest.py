@@ -24,7 +24,7 @@ from support.browser import (
     wait_ready,
     wait_scenario,
 )
-from support.process import free_port, holdfire
+from support.process import free_port, holdfire, stop
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_scenario(served, 60)
         yield served
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 

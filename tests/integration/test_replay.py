@@ -30,7 +30,7 @@ from holdfire.codecs.json import clearance_to_dict, format_time, parse_time
 from holdfire.engine.clearance import evaluate
 from holdfire.service.replay import picture_at
 from support.browser import Served, wait_ready
-from support.process import free_port, holdfire
+from support.process import free_port, holdfire, stop
 
 pytestmark = pytest.mark.integration
 
@@ -91,11 +91,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         clear = served.api("POST", "/checks", ask, role="fires")
         yield Story(served, hold, clear)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 

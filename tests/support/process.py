@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,3 +18,12 @@ def free_port() -> int:
 def holdfire() -> list[str]:
     script = Path(sys.executable).with_name("holdfire")
     return [str(script)] if script.exists() else [sys.executable, "-m", "holdfire.cli"]
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not ended 10 s later."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
