@@ -7,8 +7,9 @@ Each target runs in its own process for ``--seconds`` (default ``$FUZZ_SECONDS``
 until ``--runs`` inputs, whichever comes first, keeping its corpus in ``DIR/corpus/TARGET`` so
 later runs start where earlier ones stopped. Crashing inputs are written to ``DIR/artifacts``.
 The line reports inputs executed, inputs per second, crashes (0, or 1: libFuzzer stops at the
-first), coverage (edges and features of holdfire's code), corpus size and peak RSS. The exit
-code is 1 if any target crashed.
+first), slow units (inputs kept for running over 10 s; not crashes), coverage (edges and
+features of holdfire's code), corpus size and peak RSS. The exit code is 1 if any target
+crashed.
 
 ``--props`` runs the hypothesis property tests instead (``tests/unit/test_fuzz_properties.py``,
 or those named), each in a process of its own with ``--examples`` examples (default
@@ -54,6 +55,10 @@ def run(target: str, seconds: int, runs: int | None, out: Path) -> dict[str, obj
     stats = {name: int(value) for name, value in _STAT.findall(done.stderr)}
     status = _STATUS.findall(done.stderr)
     found = sorted(str(p.name) for p in set(artifacts.glob(f"{target}-*")) - before)
+    # libFuzzer also keeps an input that ran long (-report_slow_units, 10 s): not a crash, and
+    # an input of a fuzzer that was paused (SIGSTOP) counts as slow. Rerun it to time it.
+    slow = [name for name in found if name.startswith(f"{target}-slow-unit-")]
+    found = [name for name in found if name not in slow]
     inputs = stats.get("number_of_executed_units", 0)
     return {
         "target": target,
@@ -62,6 +67,7 @@ def run(target: str, seconds: int, runs: int | None, out: Path) -> dict[str, obj
         "inputs_per_s": round(inputs / elapsed) if elapsed else 0,
         "crashes": len(found),
         "artifacts": found,
+        "slow_units": slow,
         "coverage": int(status[-1][0]) if status else None,
         "features": int(status[-1][1]) if status else None,
         "corpus": int(status[-1][2]) if status else None,

@@ -191,6 +191,8 @@ class HttpServer:
             log_config=None,
             access_log=False,
             server_header=False,
+            # Every limit is per address: a client may not name another address for itself.
+            proxy_headers=False,
             timeout_keep_alive=api.guard.limits.keep_alive_s,
             timeout_graceful_shutdown=5,
             ws_max_size=1 << 20,

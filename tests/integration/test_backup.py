@@ -85,8 +85,10 @@ class Load:
 def start_node(root: Path, name: str, db: str | None) -> Node:
     http_port, tls_port = free_port(), free_port()
     data = root / name
+    # The load's clients write as fast as they are answered, from one address: no rate limit.
     args = ["--data", str(data), "--http", f"127.0.0.1:{http_port}", "--cot-tcp", "off",
-            "--cot-tls", f"127.0.0.1:{tls_port}", *(["--db", db] if db else [])]  # fmt: skip
+            "--cot-tls", f"127.0.0.1:{tls_port}", "--http-requests-per-s", "0",
+            *(["--db", db] if db else [])]  # fmt: skip
     node = Node(name, data, args, http_port, 0, root / f"{name}.log")
     node.start()
     node.wait_ready()

@@ -333,7 +333,11 @@ class Net:
     def port(self, kind: str) -> int:
         return self.running.bound[kind][1]
 
-    async def tcp(self, name: str, *, rcvbuf: int | None = None, read: bool = True) -> Peer:
+    async def tcp(
+        self, name: str, *, rcvbuf: int | None = None, read: bool = True, hello: bool = True
+    ) -> Peer:
+        """A plain-TCP client. With `hello` it pings as it connects, as a TAK client sends its
+        SA: the server serves the picture only to a connection it has heard from."""
         if rcvbuf is None:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection("127.0.0.1", self.port("tcp")), TIMEOUT
@@ -347,7 +351,19 @@ class Net:
                 TIMEOUT,
             )
             reader, writer = await asyncio.open_connection(sock=sock)
-        return self._add(Peer(name, reader, writer, read=read))
+        peer = self._add(Peer(name, reader, writer, read=read))
+        if hello:
+            peer.send(ping(f"hello-{name}"))
+            await self.served(peer)
+        return peer
+
+    async def served(self, peer: Peer) -> None:
+        conn = await self.connection(peer.port)
+        for _ in range(int(TIMEOUT / 0.01)):
+            if conn.served:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{peer.name} is not served")
 
     async def tls(self, name: str, uid: str) -> Peer:
         ctx = self.client_context(name, uid)
@@ -491,12 +507,33 @@ async def test_pytak_clients_see_each_others_sa_and_a_late_joiner_gets_both(net:
     await net.track("ANDROID-bravo")
 
 
+async def test_a_plain_connection_is_served_once_it_has_sent_a_valid_event(net: Net) -> None:
+    """Idle, slow and garbage connections cost the fan-out nothing: a connection without a
+    certificate gets the picture once it has said something valid (a TLS one at once)."""
+    alpha = await net.tcp("alpha")
+    alpha.send(sa("ANDROID-alpha", "ALPHA"))
+    await net.track("ANDROID-alpha")
+    silent = await net.tcp("silent", hello=False)
+    garbage = await net.tcp("garbage", hello=False)
+    garbage.send(b'<event version="2.0" uid="x" type="a-f-G"><point lat="abc"/></event>')
+    device = await net.tls("device", "ANDROID-device")
+    alpha.send(sa("ANDROID-alpha", "ALPHA", 51.45, 35.65))
+    await device.wait_for(sa_of("ANDROID-alpha"), "alpha's SA (a certificate: served at once)")
+    for peer in (silent, garbage):
+        await peer.nothing(lambda g: g.type.startswith("a-"), "anyone's SA (the offer only)")
+    silent.send(ping("silent"))
+    got = await silent.wait_for(sa_of("ANDROID-alpha"), "alpha's latest SA, once it pinged")
+    assert got.lat == pytest.approx(51.45)
+    await silent.wait_for(sa_of("HOLDFIRE"), "holdfire's own SA")
+
+
 async def test_ping_gets_pong_and_a_disconnect_is_announced(net: Net) -> None:
     alpha = await net.tcp("alpha")
     bravo = await net.tcp("bravo")
     alpha.send(sa("ANDROID-alpha", "ALPHA"))
     await bravo.wait_for(sa_of("ANDROID-alpha"), "ALPHA's SA")
 
+    bravo.events.clear()  # its own hello's pong
     alpha.send(ping("ANDROID-alpha"))
     pong = await alpha.wait_for(of_type("t-x-c-t-r"), "pong")
     assert pong.uid == "takPong"
@@ -516,17 +553,19 @@ async def test_protobuf_negotiation_and_mixed_clients(net: Net) -> None:
     await proto.negotiate()
     xml = await net.pytak_client("xml", COT_URL=f"tcp://127.0.0.1:{net.port('tcp')}")
 
+    await xml.send(  # its SA first, as a TAK client connecting: then it is served
+        sa("ANDROID-xml", "XMLCLIENT", 51.44, 35.64)
+    )
+    got_proto = await proto.wait_for(sa_of("ANDROID-xml"), "the XML SA as protobuf")
+    assert got_proto.proto
+    assert got_proto.callsign == "XMLCLIENT"
+    assert (got_proto.lat, got_proto.lon) == pytest.approx((51.44, 35.64))
+
     proto.send_event(sa("ANDROID-proto", "PROTO", 51.43, 35.63, team="Red"))
     got = await xml.wait_for(lambda e: e.get("uid") == "ANDROID-proto", "the protobuf SA as XML")
     assert got.find("detail/contact").get("callsign") == "PROTO"  # type: ignore[union-attr]
     assert got.find("detail/__group").get("name") == "Red"  # type: ignore[union-attr]
     assert float(got.find("point").get("lat")) == pytest.approx(51.43)  # type: ignore[union-attr,arg-type]
-
-    await xml.send(sa("ANDROID-xml", "XMLCLIENT", 51.44, 35.64))
-    got_proto = await proto.wait_for(sa_of("ANDROID-xml"), "the XML SA as protobuf")
-    assert got_proto.proto
-    assert got_proto.callsign == "XMLCLIENT"
-    assert (got_proto.lat, got_proto.lon) == pytest.approx((51.44, 35.64))
 
     # chat both ways: the protobuf client's GeoChat reaches the XML client and back
     proto.send_event(geochat("ANDROID-proto", "PROTO", "hello from protobuf"))
@@ -540,6 +579,7 @@ async def test_protobuf_negotiation_and_mixed_clients(net: Net) -> None:
     reply = await proto.wait_for(chat_saying("hello from xml"), "XML GeoChat as protobuf")
     assert reply.proto
     # every later server message to the negotiated client is protobuf (Peer asserts the magic)
+    proto.events.clear()  # its hello's pong came before the switch, in XML
     proto.send_event(ping("ANDROID-proto"))
     assert (await proto.wait_for(of_type("t-x-c-t-r"), "pong in protobuf")).proto
     await net.track("ANDROID-proto")

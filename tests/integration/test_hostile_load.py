@@ -277,6 +277,21 @@ def admin_token(running: Running) -> str:
     return running.admin_token_file.read_text().strip()
 
 
+async def test_a_client_cannot_name_another_address_for_itself(tmp_path: Path) -> None:
+    """X-Forwarded-For is not believed, even from 127.0.0.1: the limits are per socket address."""
+    limits = HttpLimits(requests_per_s=0.2)
+    async with server(tmp_path, http=limits) as running:
+        client = from_address("127.0.0.1", base_url(running))
+        async with client:
+            statuses = [
+                (
+                    await client.get("/health", headers={"X-Forwarded-For": f"10.9.0.{n}"})
+                ).status_code
+                for n in range(4)
+            ]
+    assert statuses == [200, 200, 429, 429]
+
+
 async def test_http_requests_past_the_rate_are_429_and_other_addresses_are_served(
     tmp_path: Path,
 ) -> None:

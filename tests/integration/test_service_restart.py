@@ -1,6 +1,7 @@
 """The service keeps the picture and the store in step: a restart rebuilds the same picture,
 on SQLite and on PostgreSQL."""
 
+import gc
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from holdfire.domain.measures import CircleGeometry, Measure, MeasureKind
 from holdfire.domain.reports import PositionReport
 from holdfire.domain.tables import Mobility
 from holdfire.domain.units import Unit
-from holdfire.service.handlers import Service
+from holdfire.service.handlers import GC_YOUNG_THRESHOLD, Service
 from support.builders import AIM, make_tables, offset
 from support.stores import BACKENDS, Backend, backend
 
@@ -123,3 +124,16 @@ async def test_removed_and_expired_markers_stay_gone_after_a_restart(db: Backend
         ("mk-expired", "expired"),
     ]
     await second.close()
+
+
+async def test_a_started_service_keeps_the_collector_off_its_picture(db: Backend) -> None:
+    """The picture loaded at the start is frozen out of the cyclic collector, and young
+    collections are rare enough that the objects of checks in flight are not promoted."""
+    gc.set_threshold(700, 10, 10)
+    svc = service(db, FakeClock())
+    await svc.start()
+    try:
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 20, 20)
+    finally:
+        await svc.close()

@@ -118,3 +118,10 @@ def test_a_document_nested_past_any_scenario_is_refused_not_a_crash(text: str) -
     written; anything deeper than the format's own depth is refused, naming the line."""
     with pytest.raises(ScenarioError, match="nested deeper than 64 levels"):
         load_text(text)
+
+
+def test_keys_that_are_not_text_next_to_an_unknown_field_are_refused_not_a_crash() -> None:
+    """Found by fuzzing: YAML reads `yes:` as a boolean key, and sorting it with the text keys
+    to name the unknown field raised TypeError."""
+    message = error_of(GOOD + "yes: 1\nextra: 2\n")
+    assert "is not a field of the scenario format" in message

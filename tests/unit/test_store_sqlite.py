@@ -38,7 +38,11 @@ async def test_settings_wal_full_foreign_keys(store: SQLiteStore, db_path: Path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    # The event loop writes on this connection and must never wait for another process's
+    # lock: only the writer thread does, setting the timeout for its own writes.
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+    assert store._read_conn is not None
+    assert store._read_conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     with closing(sqlite3.connect(db_path)) as other:
         migrated = other.execute("SELECT version FROM schema_migrations ORDER BY version")
         assert migrated.fetchall() == [(1,), (2,), (3,)]
@@ -140,6 +144,40 @@ async def test_locked_database_gives_store_error(tmp_path: Path) -> None:
             await s.append([PositionReported(report())])
         blocker.execute("ROLLBACK")
         assert await s.append([PositionReported(report())]) == 1
+    finally:
+        blocker.close()
+        await s.close()
+
+
+async def test_a_write_waits_for_another_connections_lock_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """The event loop writes its batches itself but never waits for a lock: while another
+    connection holds the write lock, the writer thread waits for it and the loop goes on."""
+    path = tmp_path / DB_FILENAME
+    s = SQLiteStore(path, busy_timeout_ms=5000)
+    await s.open()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, blocker.execute, "ROLLBACK")
+        ticker = asyncio.create_task(tick())
+        started = loop.time()
+        assert await s.append([PositionReported(report())]) == 1
+        waited = loop.time() - started
+        ticker.cancel()
+        assert waited >= 0.25  # it waited for the lock, and was written once it was free
+        assert ticks >= 10  # the loop ran on meanwhile
+        assert await s.append([PositionReported(report("U2"))]) == 2  # the loop writes again
     finally:
         blocker.close()
         await s.close()

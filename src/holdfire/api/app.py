@@ -59,6 +59,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_metrics.router)
     errors.install(app)
     app.mount("/", UiFiles(ui_directory()), name="ui")  # last: every route above wins
+    app.add_middleware(routes_checks.CheckRoute, ctx=ctx)  # innermost: inside every limit
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
     if ctx.metrics is not None:
         app.add_middleware(routes_metrics.RequestMetrics, metrics=ctx.metrics)
@@ -80,6 +81,8 @@ def _document(app: FastAPI) -> None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
+        checks = schema.setdefault("paths", {}).setdefault(routes_checks.CHECKS_PATH, {})
+        checks["post"] = routes_checks.post_check_operation()
         components = schema.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         for path in schema.get("paths", {}).values():

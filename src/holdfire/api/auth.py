@@ -57,8 +57,9 @@ async def token_for(ctx: ApiContext, secret: str | None) -> ApiToken | None:
     return token
 
 
-async def caller(request: Request, ctx: Ctx) -> ApiToken:
-    secret = bearer_secret(request.headers.get("authorization"))
+async def authenticated(ctx: ApiContext, header: str | None) -> ApiToken:
+    """The token of an `Authorization` header's value; 401 without a usable one."""
+    secret = bearer_secret(header)
     if secret is None:
         raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
     token = await token_for(ctx, secret)
@@ -66,6 +67,10 @@ async def caller(request: Request, ctx: Ctx) -> ApiToken:
         ctx.counters["auth_rejected"] += 1
         raise unauthorized("unknown, revoked or expired token")
     return token
+
+
+async def caller(request: Request, ctx: Ctx) -> ApiToken:
+    return await authenticated(ctx, request.headers.get("authorization"))
 
 
 Caller = Annotated[ApiToken, Depends(caller)]
@@ -83,13 +88,18 @@ async def refuse(
     return ApiError(403, f"role {token.role.value} may not {what}")
 
 
+async def permitted(ctx: ApiContext, token: ApiToken, action: Action, what: str) -> ApiToken:
+    """`token`, if its role is granted `action`; else the 403 (see `refuse`)."""
+    if not may(token.role, action):
+        raise await refuse(ctx, token, what)
+    return token
+
+
 def _requiring(action: Action, what: str) -> Callable[..., Awaitable[ApiToken]]:
     """A dependency that lets the request through only for roles granted `action`."""
 
     async def allowed(token: Caller, ctx: Ctx) -> ApiToken:
-        if not may(token.role, action):
-            raise await refuse(ctx, token, what)
-        return token
+        return await permitted(ctx, token, action, what)
 
     return allowed
 

@@ -6,6 +6,7 @@ request was not acknowledged and may be sent again as it is.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -66,63 +67,79 @@ def _validation_detail(errors: list[Any]) -> list[dict[str, str]]:
     return detail
 
 
+def validation_answer(errors: list[Any]) -> Response:
+    """The 422 of a body or query that failed its model (pydantic's errors)."""
+    detail = _validation_detail(errors)
+    first = detail[0] if detail else {"field": "body", "message": "is invalid"}
+    return error_response(
+        422, f"{first['field']}: {first['message']}", field=first["field"], detail=detail
+    )
+
+
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.message, field=exc.field, headers=exc.headers)
+
+
+def _field_error(exc: CodecError | DomainError) -> Response:
+    return error_response(422, str(exc), field=exc.field, detail=[_one(exc.field, exc.message)])
+
+
+def _store_error(exc: StoreError) -> Response:
+    # The detail (files, hosts, ports) is for the server's operator, not for API clients;
+    # a full or read-only disk is logged by the store itself, once, not once per request.
+    if not isinstance(exc, StoreNotWritable):
+        log.error("store error: %s", exc)
+    why = (
+        "the database cannot be reached just now"
+        if isinstance(exc, StoreUnavailable)
+        else "the store cannot take it (the server's log says why)"
+    )
+    return error_response(
+        503, f"not recorded, try again: {why}", retryable=True, headers={"Retry-After": "1"}
+    )
+
+
+def _http_error(exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's "error parsing the body": a body that is not UTF-8, like any other
+        # body that is not JSON, is bad input (422), as the routes that read theirs say
+        message = f"body: not valid JSON ({exc.__cause__})"
+        return error_response(422, message, field="body", detail=[_one("body", message)])
+    field = "body" if exc.status_code == 413 else None
+    return error_response(exc.status_code, str(exc.detail), field=field, headers=exc.headers)
+
+
+_ANSWERS: dict[type[Exception], Callable[[Any], Response]] = {
+    ApiError: _api_error,
+    RequestValidationError: lambda exc: validation_answer(list(exc.errors())),
+    CodecError: _field_error,
+    DomainError: _field_error,
+    GeoError: lambda exc: error_response(422, str(exc), field="target"),
+    NotFound: lambda exc: error_response(404, str(exc)),
+    NotAllowed: lambda exc: error_response(403, str(exc)),
+    StoreError: _store_error,
+    StarletteHTTPException: _http_error,
+}
+
+
+def error_answer(exc: Exception) -> Response | None:
+    """The answer to `exc`, as the app's handlers give it (the most specific class wins);
+    None for an exception that is a bug (the server's 500)."""
+    for kind in type(exc).__mro__:
+        answer = _ANSWERS.get(kind)
+        if answer is not None:
+            return answer(exc)
+    return None
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> Response:
-        return error_response(exc.status, exc.message, field=exc.field, headers=exc.headers)
+    async def handler(_: Request, exc: Exception) -> Response:
+        answer = error_answer(exc)
+        assert answer is not None  # installed for the classes that have one
+        return answer
 
-    @app.exception_handler(RequestValidationError)
-    async def validation(_: Request, exc: RequestValidationError) -> Response:
-        detail = _validation_detail(list(exc.errors()))
-        first = detail[0] if detail else {"field": "body", "message": "is invalid"}
-        return error_response(
-            422, f"{first['field']}: {first['message']}", field=first["field"], detail=detail
-        )
-
-    @app.exception_handler(CodecError)
-    async def codec(_: Request, exc: CodecError) -> Response:
-        return error_response(422, str(exc), field=exc.field, detail=[_one(exc.field, exc.message)])
-
-    @app.exception_handler(DomainError)
-    async def domain(_: Request, exc: DomainError) -> Response:
-        return error_response(422, str(exc), field=exc.field, detail=[_one(exc.field, exc.message)])
-
-    @app.exception_handler(GeoError)
-    async def geo(_: Request, exc: GeoError) -> Response:
-        return error_response(422, str(exc), field="target")
-
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> Response:
-        return error_response(404, str(exc))
-
-    @app.exception_handler(NotAllowed)
-    async def not_allowed(_: Request, exc: NotAllowed) -> Response:
-        return error_response(403, str(exc))
-
-    @app.exception_handler(StoreError)
-    async def store(_: Request, exc: StoreError) -> Response:
-        # The detail (files, hosts, ports) is for the server's operator, not for API clients;
-        # a full or read-only disk is logged by the store itself, once, not once per request.
-        if not isinstance(exc, StoreNotWritable):
-            log.error("store error: %s", exc)
-        why = (
-            "the database cannot be reached just now"
-            if isinstance(exc, StoreUnavailable)
-            else "the store cannot take it (the server's log says why)"
-        )
-        return error_response(
-            503, f"not recorded, try again: {why}", retryable=True, headers={"Retry-After": "1"}
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
-            # FastAPI's "error parsing the body": a body that is not UTF-8, like any other
-            # body that is not JSON, is bad input (422), as the routes that read theirs say
-            message = f"body: not valid JSON ({exc.__cause__})"
-            return error_response(422, message, field="body", detail=[_one("body", message)])
-        field = "body" if exc.status_code == 413 else None
-        return error_response(exc.status_code, str(exc.detail), field=field, headers=exc.headers)
+    for kind in _ANSWERS:
+        app.add_exception_handler(kind, handler)
 
 
 def _one(field: str, message: str) -> dict[str, str]:

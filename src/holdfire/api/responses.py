@@ -6,18 +6,24 @@ produce JSON types only, so a second pass would just cost time. Errors are alway
 problem) for a 422 and `retryable` where trying again later may work.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Response
 
+from holdfire.codecs.json import to_json
+
 
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    body = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), status, headers, media_type="application/json")
+    return json_text_response(to_json(data), status, headers)
+
+
+def json_text_response(
+    text: str, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(text.encode("utf-8"), status, headers, media_type="application/json")
 
 
 def error_doc(description: str) -> dict[str, Any]:
@@ -34,8 +40,7 @@ class GeoJSONResponse(Response):
 
 
 def geojson_response(data: Any) -> Response:
-    body = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    return GeoJSONResponse(body.encode("utf-8"), 200)
+    return GeoJSONResponse(to_json(data).encode("utf-8"), 200)
 
 
 def error_response(

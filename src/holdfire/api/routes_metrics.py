@@ -17,11 +17,10 @@ from holdfire.adapters.metrics import Metrics
 from holdfire.api.auth import Ctx, bearer_secret, refuse, token_for
 from holdfire.api.errors import ApiError, unauthorized
 from holdfire.api.responses import error_doc
+from holdfire.api.routes_checks import CHECKS_PATH
 from holdfire.domain.access import Action, may
 
 router = APIRouter()
-
-CHECKS_PATH = "/api/v1/checks"
 
 
 @router.get(

@@ -23,8 +23,10 @@ Decisions written down here:
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -88,6 +90,7 @@ __all__ = [
     "alert_from_dict",
     "alert_to_dict",
     "clearance_from_dict",
+    "clearance_json",
     "clearance_to_dict",
     "decision_from_dict",
     "decision_to_dict",
@@ -108,6 +111,7 @@ __all__ = [
     "parse_time",
     "report_from_dict",
     "report_to_dict",
+    "to_json",
     "token_from_dict",
     "token_to_dict",
     "unit_from_dict",
@@ -689,6 +693,30 @@ def _reason_from_dict(data: object, prefix: str) -> Reason:
             note=_bool(d, "note", prefix, False),
         ),
     )
+
+
+def to_json(data: Any) -> str:
+    """The one JSON text form of the API's answers and the store's bodies: compact, UTF-8
+    as is, and never a non-finite number."""
+    return json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
+# The text of the last clearances encoded, by check id: a check's record and its answer are the
+# same text, and it is the biggest there is (20-40 reasons), so it is encoded once.
+_CLEARANCE_TEXTS: OrderedDict[str, tuple[Clearance, str]] = OrderedDict()
+_CLEARANCE_TEXTS_KEPT = 256
+
+
+def clearance_json(clearance: Clearance) -> str:
+    """`to_json(clearance_to_dict(clearance))`, encoded once for the same object."""
+    hit = _CLEARANCE_TEXTS.get(clearance.id)
+    if hit is not None and hit[0] is clearance:
+        return hit[1]
+    text = to_json(clearance_to_dict(clearance))
+    _CLEARANCE_TEXTS[clearance.id] = (clearance, text)
+    if len(_CLEARANCE_TEXTS) > _CLEARANCE_TEXTS_KEPT:
+        _CLEARANCE_TEXTS.popitem(last=False)
+    return text
 
 
 def clearance_to_dict(clearance: Clearance) -> JSONDict:

@@ -264,7 +264,7 @@ def _schema_error(error: jsonschema.ValidationError) -> tuple[Path_, str]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-        extra = sorted(k for k in error.instance if k not in allowed)
+        extra = sorted((k for k in error.instance if k not in allowed), key=str)  # keys of any type
         if extra:
             return (*path, extra[0]), "is not a field of the scenario format"
     wanted = error.schema.get("description") if isinstance(error.schema, dict) else None

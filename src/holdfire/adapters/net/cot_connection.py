@@ -146,6 +146,7 @@ class CotConnection(asyncio.Protocol):
         self._paused_for: set[str] = set()  # why reading is paused: "ingest", "rate"
         self.host: str | None = host  # the admitted source address, until released
         self.joined = False  # handshake done, not revoked: one of the server's clients
+        self.served = False  # in its groups' audience (see CotServer.joined)
         self.last_frame = time.monotonic()  # when the last complete event arrived
         self.frame_since: float | None = None  # when the unfinished frame held now began
         self._pending: list[bytes] = []  # written this loop iteration, sent by flush_pending

@@ -443,10 +443,12 @@ class CotServer:
         return self.groups.groups_for(identity.name if identity is not None else None)
 
     def joined(self, conn: CotConnection) -> None:
+        """A connection in. One a certificate names is served at once; one without is served
+        the picture (the kept SA, then every event of its groups) once it has sent one valid
+        event: ATAK, WinTAK and iTAK send their own position as they connect. Idle, slow and
+        garbage connections, which never do, then cost the fan-out nothing."""
         self.clients.add(conn)
         conn.client_id = self.service.connections.add("tak", conn)
-        for group in conn.peer.groups:
-            self.members.setdefault(group, set()).add(conn)
         bound = conn.peer.bound_uid
         if bound is not None:
             self.certified.add(bound)
@@ -454,17 +456,25 @@ class CotServer:
                 if other is not conn and other.peer.uid == bound and other.peer.bound_uid != bound:
                     other.peer.uid = None
                     self.count(other, "uid-claim-revoked")
-        now = self.clock.now()
-        offer = conn.negotiation.offer(now)
+        offer = conn.negotiation.offer(self.clock.now())
         if offer is not None:
             conn.sink.send_message(Outgoing(offer))
+        if conn.peer.identity is not None:
+            self._serve(conn)
+        if conn.peer.uid is not None:
+            self._bind(conn, conn.peer.uid)
+        log.info("%s connected over %s", conn.peer.address, conn.source)
+
+    def _serve(self, conn: CotConnection) -> None:
+        """Into its groups' audience, with the server's own SA and every kept one."""
+        conn.served = True
+        for group in conn.peer.groups:
+            self.members.setdefault(group, set()).add(conn)
+        now = self.clock.now()
         conn.sink.send_sa(self.config.server_uid, self._own_sa(now))
         for uid, kept in list(self.latest_sa.items()):
             if uid != conn.peer.uid and self._may_receive(conn, kept, now):
                 conn.sink.send_sa(uid, kept.out)
-        if conn.peer.uid is not None:
-            self._bind(conn, conn.peer.uid)
-        log.info("%s connected over %s", conn.peer.address, conn.source)
 
     def left(self, conn: CotConnection) -> None:
         self.clients.discard(conn)
@@ -536,6 +546,8 @@ class CotServer:
             log.exception("%s: event %r (%s) not handled", conn.peer.address, event.uid, event.type)
 
     def _on_event(self, conn: CotConnection, event: CotEvent) -> None:
+        if not conn.served:
+            self._serve(conn)
         kind = event.type
         if kind == "t-x-c-t":
             conn.send_message(Outgoing(pong(self.clock.now())))
@@ -898,7 +910,8 @@ class CotServer:
             await asyncio.sleep(self.config.announce_every_s)
             out = self._own_sa(self.clock.now())
             for conn in list(self.clients):
-                conn.sink.send_sa(self.config.server_uid, out)
+                if conn.served:
+                    conn.sink.send_sa(self.config.server_uid, out)
 
     async def _housekeeping_loop(self) -> None:
         while True:

@@ -24,7 +24,7 @@ from typing import Any, Final, TypeVar
 from holdfire.codecs.json import (
     CodecError,
     alert_to_dict,
-    clearance_to_dict,
+    clearance_json,
     decision_to_dict,
     delivery_to_dict,
     event_from_dict,
@@ -36,6 +36,7 @@ from holdfire.codecs.json import (
     message_to_dict,
     pairing_to_dict,
     report_to_dict,
+    to_json,
     token_to_dict,
     unit_to_dict,
 )
@@ -157,14 +158,12 @@ STATEMENTS: Final[dict[Op, str]] = {
 KEPT_ALERTS: Final = "'STALE', 'LOST', 'SEPARATION', 'LOOKALIKE_ARRIVAL'"
 
 
+dumps: Final = to_json  # the one JSON text form of every stored body, as of every answer
+
+
 def micros(value: datetime) -> int:
     """Microseconds since the Unix epoch: the stored form of times used for ordering."""
     return (value - EPOCH) // _ONE_US
-
-
-def dumps(value: Any) -> str:
-    """The one JSON text form of every stored body."""
-    return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +255,7 @@ def _encode_check(tag: str, event: CheckEvaluated) -> Row:
     """A check, the biggest record there is, encoded once: the log row's body is the event
     shape of `event_to_dict` written around the same JSON text the checks row keeps."""
     c = event.clearance
-    clearance = dumps(clearance_to_dict(c))
+    clearance = clearance_json(c)
     body = f'{{"type":{dumps(tag)},"clearance":{clearance}}}'
     at = format_time(recorded_at(event))
     params = (c.id, at, micros(c.evaluated_at), c.verdict.value, c.request.requester, clearance)

@@ -67,6 +67,9 @@ def _one(sql: str, params: tuple[Any, ...], finish: Callable[[Rows], _T]) -> Que
     return Query(((sql, params),), lambda results: finish(results[0]))
 
 
+TOKENS_KEPT = 1024  # decoded tokens remembered by id and body
+
+
 class Reads:
     """The queries of one store (``where`` names it in errors; ``order`` is its
     insertion-order column)."""
@@ -74,6 +77,8 @@ class Reads:
     def __init__(self, where: str, order: str) -> None:
         self.where = where
         self._order = order
+        # Every request looks its token up: a body read before is not decoded again.
+        self._tokens: dict[tuple[str, str], ApiToken] = {}
         self._alerts = (
             f"SELECT a.{order}, a.id, a.body, k.at, k.by, c.at FROM alerts a "
             "LEFT JOIN alert_acks k ON k.alert_id = a.id "
@@ -335,8 +340,17 @@ class Reads:
         return _one(
             "SELECT id, body FROM tokens WHERE secret_hash = ? AND revoked = 0",
             (secret_hash,),
-            lambda rows: self._all("token", rows, token_from_dict)[0] if rows else None,
+            lambda rows: self._token(rows[0][0], rows[0][1]) if rows else None,
         )
+
+    def _token(self, token_id: str, body: str) -> ApiToken:
+        token = self._tokens.get((token_id, body))
+        if token is None:
+            if len(self._tokens) >= TOKENS_KEPT:
+                self._tokens.clear()
+            token = self._decode("token", token_id, body, token_from_dict)
+            self._tokens[(token_id, body)] = token
+        return token
 
     def list_tokens(self) -> Query[list[ApiToken]]:
         sql = f"SELECT id, body FROM tokens ORDER BY {self._order}"

@@ -59,7 +59,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +121,23 @@ class _Request:
     unqueue: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    """A batch the event loop wrote in a transaction it left open: the writer thread COMMITs."""
+
+    batch: list[_Request]
+    seqs: list[int]
+    locked: bool = True  # the loop took the connection's lock; the writer thread releases it
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A batch the writer thread writes from BEGIN to COMMIT."""
+
+    batch: list[_Request]
+    locked: bool = False  # True: handed over by the loop, with the connection's lock
+
+
 _STOP: Final = object()
 
 
@@ -149,7 +166,13 @@ class SQLiteStore(ReadingStore):
         self.must_write = must_write and not read_only
         self._busy_timeout_ms = busy_timeout_ms
         self._max_batch = max(1, max_batch)
-        self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Commit | _Write | object] = queue.SimpleQueue()
+        # The write connection is used by the event loop the store was opened on (statements)
+        # and by the writer thread (COMMIT, and whole writes): by one at a time, holding this.
+        self._conn_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: list[_Request] = []  # the loop's next batch
+        self._flush_due = False
         self._writer: threading.Thread | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
@@ -171,6 +194,7 @@ class SQLiteStore(ReadingStore):
     async def open(self) -> None:
         if self._open:
             return
+        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._open_sync)
         try:
             self._token_conn = self._connect()
@@ -187,7 +211,10 @@ class SQLiteStore(ReadingStore):
     async def close(self) -> None:
         if not self._open:
             return
-        self._open = False  # no new appends; the ones already queued are still written
+        self._open = False  # no new appends; the ones already taken are still written
+        loop = asyncio.get_running_loop()
+        while self._conn_lock.locked() or (self._waiting and loop is self._loop):
+            await asyncio.sleep(0.002)
         self._queue.put(_STOP)
         writer, reader = self._writer, self._reader
         if writer is not None:
@@ -238,6 +265,8 @@ class SQLiteStore(ReadingStore):
                 prove_writable(write_conn)
             row = write_conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
             self._last_seq = int(row[0])
+            # From here on, only the writer thread may wait for another process's lock.
+            write_conn.execute("PRAGMA busy_timeout = 0")
             read_conn = self._connect()
             read_conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as error:
@@ -364,31 +393,87 @@ class SQLiteStore(ReadingStore):
             raise StoreError(f"the store {self.path} is not open")
         loop = asyncio.get_running_loop()
         request = _Request(rows, loop, loop.create_future(), outbox, unqueue)
-        self._queue.put(request)
+        if loop is self._loop:
+            self._waiting.append(request)
+            if not self._flush_due:
+                self._flush_due = True
+                loop.call_soon(self._flush)
+        else:  # a store opened on another event loop: the writer thread does it all
+            self._queue.put(_Write([request]))
         return await request.future
 
+    def _flush(self) -> None:
+        """On the event loop: write the waiting requests in one open transaction and hand it to
+        the writer thread to COMMIT; requests that come meanwhile form the next batch.
+
+        The statements cost the loop a few microseconds each; the COMMIT (the fsync) is the one
+        thing that may take long. Doing the statements here and not on the writer thread
+        spares the two threads handing the interpreter lock to and fro after each statement,
+        which cost more than the statements. The loop never waits: it takes the connection
+        only if the writer thread does not hold it, and opens its transaction only if no other
+        process holds the database's write lock (busy_timeout is 0 on the write connection);
+        otherwise the writer thread, which may wait, writes the batch."""
+        self._flush_due = False
+        if not self._waiting or not self._conn_lock.acquire(blocking=False):
+            return  # the writer thread holds the connection; it flushes again once done
+        batch = self._waiting[: self._max_batch]
+        del self._waiting[: self._max_batch]
+        try:
+            seqs = self._write(batch, commit=False)
+        except Exception:  # rolled back: the writer thread writes it, isolating a bad request
+            self._queue.put(_Write(batch, locked=True))
+        else:
+            self._queue.put(_Commit(batch, seqs))
+
     def _writer_main(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            assert isinstance(first, _Request)
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                assert isinstance(item, _Request)
-                batch.append(item)
-            self._commit(batch)
+        while (item := self._queue.get()) is not _STOP:
+            assert isinstance(item, (_Commit, _Write))
+            if not item.locked:
+                self._conn_lock.acquire()
+            try:
+                if isinstance(item, _Commit):
+                    self._finish(item)
+                else:
+                    self._waiting_for_locks(self._commit, item.batch)
+            finally:
+                self._conn_lock.release()
+            loop = self._loop
+            if self._waiting and loop is not None:
+                # The loop's next batch waited for the connection.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._flush)
         conn = self._write_conn
         if conn is not None:
             conn.close()
+
+    def _finish(self, staged: _Commit) -> None:
+        conn = self._write_conn
+        assert conn is not None
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            # Nothing of the batch was written: write it again, isolating a bad request.
+            self._waiting_for_locks(self._commit, staged.batch)
+            return
+        self._last_seq = staged.seqs[-1]
+        self._outage.wrote()
+        _deliver(list(zip(staged.batch, staged.seqs, strict=True)))
+
+    def _waiting_for_locks(
+        self, work: Callable[[list[_Request]], None], batch: list[_Request]
+    ) -> None:
+        """Run `work(batch)` on the writer thread with the busy timeout: it may wait for another
+        process's write lock, as the event loop may not."""
+        conn = self._write_conn
+        assert conn is not None
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        try:
+            work(batch)
+        finally:
+            conn.execute("PRAGMA busy_timeout = 0")
 
     def _commit(self, batch: list[_Request]) -> None:
         try:
@@ -398,22 +483,17 @@ class SQLiteStore(ReadingStore):
                 for request in batch:  # isolate the request that failed; the others may pass
                     self._commit([request])
                 return
-            self._deliver(batch[0], error)
+            _deliver([(batch[0], error)])
             if isinstance(error, StoreNotWritable):
                 self._outage.refused_write(error)
             return
+        self._last_seq = seqs[-1]
         self._outage.wrote()
-        for request, seq in zip(batch, seqs, strict=True):
-            self._deliver(request, seq)
+        _deliver(list(zip(batch, seqs, strict=True)))
 
-    @staticmethod
-    def _deliver(request: _Request, outcome: int | BaseException) -> None:
-        # RuntimeError: the caller's event loop is closed, so nobody is waiting.
-        with contextlib.suppress(RuntimeError):
-            request.loop.call_soon_threadsafe(settle, request.future, outcome)
-
-    def _write(self, batch: list[_Request]) -> list[int]:
-        """Write every request in one transaction; return each one's last sequence number."""
+    def _write(self, batch: list[_Request], *, commit: bool = True) -> list[int]:
+        """Write every request in one transaction; return each one's last sequence number.
+        Without `commit` the transaction is left open for the writer thread to COMMIT."""
         conn = self._write_conn
         if conn is None:
             raise StoreError(f"the store {self.path} is closed")
@@ -436,9 +516,11 @@ class SQLiteStore(ReadingStore):
                             conn.execute(QUEUE_OUTBOX, (last, request.outbox))
                         for op, params in row.state:
                             conn.execute(_SQL[op], params)
-                    conn.executemany(UNQUEUE_OUTBOX, [(seq,) for seq in request.unqueue])
+                    if request.unqueue:
+                        conn.executemany(UNQUEUE_OUTBOX, [(seq,) for seq in request.unqueue])
                     seqs.append(last)
-                conn.execute("COMMIT")
+                if commit:
+                    conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     # The original error is the one to report.
@@ -447,13 +529,20 @@ class SQLiteStore(ReadingStore):
                 raise
         except sqlite3.Error as error:
             raise self._translate(error, "append") from error
-        self._last_seq = last
         return seqs
 
     # -- reading ----------------------------------------------------------------------------
 
     def _run(self, conn: sqlite3.Connection, query: Query[_T]) -> _T:
-        """Run a query's statements in one read transaction (one snapshot of every table)."""
+        """Run a query's statements in one read transaction (one snapshot of every table).
+        A single statement is a transaction of its own."""
+        if len(query.statements) == 1:
+            sql, params = query.statements[0]
+            try:
+                rows = conn.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise self._translate(error, "read") from error
+            return query.finish([rows])
         try:
             conn.execute("BEGIN")
             try:
@@ -533,6 +622,23 @@ class SQLiteStore(ReadingStore):
         if self.path.exists() and not os.access(self.path, os.R_OK):
             return f"cannot open {self.path}: the file is not readable"
         return f"cannot open {self.path}"
+
+
+def _deliver(outcomes: list[tuple[_Request, int | BaseException]]) -> None:
+    """Hand each request its outcome, waking each caller's event loop once."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | BaseException]]]
+    by_loop = {}
+    for request, outcome in outcomes:
+        by_loop.setdefault(request.loop, []).append((request.future, outcome))
+    for loop, settled in by_loop.items():
+        # RuntimeError: the caller's event loop is closed, so nobody is waiting.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    for future, outcome in settled:
+        settle(future, outcome)
 
 
 def prove_writable(conn: sqlite3.Connection) -> None:
