@@ -5,18 +5,21 @@ WAL; :meth:`SQLiteStore.append` returns only after the COMMIT holding its events
 acknowledged event survives ``kill -9`` of the process (and power loss, as far as the disk keeps
 its promises).
 
-Group commit. All writes happen on one dedicated writer thread that owns the write connection.
-``append`` encodes its events to JSON on the caller's side (so a bad event fails only its own
-caller), puts a request on a queue and awaits a future. The writer thread blocks on the queue,
-then drains every request already waiting (up to ``max_batch``) and writes them all in ONE
-transaction: ``BEGIN IMMEDIATE``, the event rows and their current-state changes, ``COMMIT`` (one
-fsync). Only then does it resolve each request's future with the sequence number of that
-request's last event. Requests that arrive while a commit (its fsync) is in progress wait in the
-queue and form the next batch, so under load the fsync cost is shared by every waiting caller and
-the event loop never blocks. If a batch of several requests fails, each request is retried in a
-transaction of its own, so one bad request (say, a duplicate check id) fails alone. With
-``outbox=NODE`` each event's seq is queued in the same transaction; ``unqueue`` is a write like
-any other, through the same thread.
+Group commit. ``append`` encodes its events to JSON on the caller's side (so a bad event fails
+only its own caller) and joins the event loop's next batch. Once per turn of the loop, if the
+write connection is free, the loop writes the whole batch in ONE transaction it leaves open
+(``BEGIN IMMEDIATE``, the event rows and their current-state changes) and hands it to the
+writer thread, which COMMITs it (one fsync) and only then resolves each request's future with
+the sequence number of that request's last event. Requests that arrive while a commit is in
+progress wait and form the next batch, so under load the fsync is shared by every waiting
+caller and the event loop never blocks on it. The loop never waits for a lock either: its
+connection has no busy timeout, and a batch it cannot begin (another process holds the write
+lock) or write goes to the writer thread, which writes it from BEGIN to COMMIT, waiting as
+long as ``busy_timeout_ms`` allows. If a batch of several requests fails, each request is
+retried in a transaction of its own, so one bad request (say, a duplicate check id) fails
+alone. A store used from another event loop than the one it was opened on hands every write to
+the writer thread. With ``outbox=NODE`` each event's seq is queued in the same transaction;
+``unqueue`` is a write like any other.
 
 Reads run on a second thread with a read-only-by-use connection (WAL lets it read while the
 writer writes); every query (the shared :mod:`holdfire.adapters.store.reads`) runs inside one
