@@ -148,8 +148,8 @@ def test_track_values_out_of_range_are_unknown() -> None:
 
 
 def test_events_that_are_not_positions_give_none() -> None:
-    for cot_type in ("b-t-f", "t-x-c-t", "u-d-c-c", "b-a-o-tbl", ""):
-        event = sa(cot_type=cot_type)
+    untyped = dataclasses.replace(sa(), type="")  # the parser refuses it; this holds anyway
+    for event in (*(sa(cot_type=t) for t in ("b-t-f", "t-x-c-t", "u-d-c-c", "b-a-o-tbl")), untyped):
         assert report_from_cot(
             event, received_at=RECEIVED, source="cot-tcp", reporter="x", authenticated=False
         ) is None  # fmt: skip

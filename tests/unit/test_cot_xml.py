@@ -257,6 +257,14 @@ def test_a_missing_or_blank_uid_is_refused() -> None:
     assert refused(atak_sa(uid="  ")) == "no-uid"
 
 
+def test_a_missing_or_blank_type_is_refused() -> None:
+    """An event nothing can route: it was relayed to every client, and counted as the client
+    having spoken (so it was served the picture)."""
+    assert refused(atak_sa().replace(b'type="a-f-G-U-C" ', b"")) == "no-type"
+    assert refused(b'<event version="2.0" uid="x" type=" "/>') == "no-type"
+    assert refused(b'<event version="2.0" uid="x"></event>') == "no-type"
+
+
 def test_an_atom_without_a_point_is_refused_but_a_ping_is_not() -> None:
     no_point = minimal(point="<nothing/>")
     assert refused(no_point) == "no-point"

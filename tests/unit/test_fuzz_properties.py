@@ -147,7 +147,7 @@ def cot_events(draw: st.DrawFn) -> bytes:
 def test_a_generated_cot_event_reads_or_is_refused_and_survives_protobuf(data: bytes) -> None:
     event = outcome(lambda: parse_event(data), CotError)
     if isinstance(event, CotError):
-        assert event.reason in {"no-uid", "no-point", "bad-point"}  # the document itself is valid
+        assert event.reason in {"no-uid", "no-type", "no-point", "bad-point"}  # valid XML
         return
     assert event.raw == data and event.uid.strip()
     once = proto_to_event(event_to_proto(event))

@@ -284,6 +284,9 @@ def event_from_element(root: Any, raw: bytes) -> CotEvent:
     if uid is None or not uid.strip():
         raise CotError("no-uid", "event has no uid")
     cot_type = root.get("type") or ""
+    if not cot_type.strip():
+        # Nothing can route it (every event of CoT has a type); refused, it is not relayed.
+        raise CotError("no-type", f"event {uid!r} has no type")
     lat = lon = hae = ce = le = None
     point = detail = None
     for child in root:  # one pass: cheaper than two find() calls
