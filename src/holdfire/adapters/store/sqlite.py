@@ -62,7 +62,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,8 +129,7 @@ class _Commit:
     """A batch the event loop wrote in a transaction it left open: the writer thread COMMITs."""
 
     batch: list[_Request]
-    seqs: list[int]
-    locked: bool = True  # the loop took the connection's lock; the writer thread releases it
+    seqs: list[int]  # the loop holds the connection's lock for it; the writer thread releases it
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,13 +430,13 @@ class SQLiteStore(ReadingStore):
     def _writer_main(self) -> None:
         while (item := self._queue.get()) is not _STOP:
             assert isinstance(item, (_Commit, _Write))
-            if not item.locked:
+            if isinstance(item, _Write) and not item.locked:
                 self._conn_lock.acquire()
             try:
                 if isinstance(item, _Commit):
                     self._finish(item)
                 else:
-                    self._waiting_for_locks(self._commit, item.batch)
+                    self._commit_waiting(item.batch)
             finally:
                 self._conn_lock.release()
             loop = self._loop
@@ -455,26 +454,22 @@ class SQLiteStore(ReadingStore):
         try:
             conn.execute("COMMIT")
         except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            _rollback(conn)
             # Nothing of the batch was written: write it again, isolating a bad request.
-            self._waiting_for_locks(self._commit, staged.batch)
+            self._commit_waiting(staged.batch)
             return
         self._last_seq = staged.seqs[-1]
         self._outage.wrote()
         _deliver(list(zip(staged.batch, staged.seqs, strict=True)))
 
-    def _waiting_for_locks(
-        self, work: Callable[[list[_Request]], None], batch: list[_Request]
-    ) -> None:
-        """Run `work(batch)` on the writer thread with the busy timeout: it may wait for another
+    def _commit_waiting(self, batch: list[_Request]) -> None:
+        """`_commit` on the writer thread with the busy timeout: it may wait for another
         process's write lock, as the event loop may not."""
         conn = self._write_conn
         assert conn is not None
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         try:
-            work(batch)
+            self._commit(batch)
         finally:
             conn.execute("PRAGMA busy_timeout = 0")
 
@@ -501,8 +496,7 @@ class SQLiteStore(ReadingStore):
         if conn is None:
             raise StoreError(f"the store {self.path} is closed")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn, commit=commit):
                 last = self._last_seq
                 seqs: list[int] = []
                 chain: Chain | None = None  # the chain's tail, read once an audit record comes
@@ -522,14 +516,6 @@ class SQLiteStore(ReadingStore):
                     if request.unqueue:
                         conn.executemany(UNQUEUE_OUTBOX, [(seq,) for seq in request.unqueue])
                     seqs.append(last)
-                if commit:
-                    conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    # The original error is the one to report.
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as error:
             raise self._translate(error, "append") from error
         return seqs
@@ -555,9 +541,7 @@ class SQLiteStore(ReadingStore):
             finally:
                 conn.execute("COMMIT")
         except sqlite3.Error as error:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
+            _rollback(conn)
             raise self._translate(error, "read") from error
         return query.finish(results)
 
@@ -654,18 +638,25 @@ def prove_writable(conn: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE, and COMMIT at the end of the block; on any failure a ROLLBACK, and the
-    original error is the one raised."""
+def write_transaction(conn: sqlite3.Connection, *, commit: bool = True) -> Iterator[None]:
+    """BEGIN IMMEDIATE, and COMMIT at the end of the block (without `commit`, the transaction is
+    left open for a COMMIT later); on any failure a ROLLBACK, and the original error is the one
+    raised."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
-        conn.execute("COMMIT")
+        if commit:
+            conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction, if one is open; its error, not the rollback's, is reported."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _split_sql(script: str) -> list[str]:
