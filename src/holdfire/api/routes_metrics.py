@@ -14,11 +14,11 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from holdfire.adapters.metrics import Metrics
-from holdfire.api.auth import Ctx, bearer_secret, refuse, token_for
+from holdfire.api.auth import Ctx, authenticated, bearer_secret, permitted
 from holdfire.api.errors import ApiError, unauthorized
 from holdfire.api.responses import error_doc
 from holdfire.api.routes_checks import CHECKS_PATH
-from holdfire.domain.access import Action, may
+from holdfire.domain.access import Action
 
 router = APIRouter()
 
@@ -40,18 +40,15 @@ async def metrics(request: Request, ctx: Ctx) -> Response:
     served = ctx.metrics
     if served is None:
         raise ApiError(404, "metrics are not served here")
-    secret = bearer_secret(request.headers.get("authorization"))
+    header = request.headers.get("authorization")
+    secret = bearer_secret(header)
     if secret is None:
         raise unauthorized(
             "missing bearer token (the scrape token in DATA/metrics.token, or an admin token)"
         )
     if not served.scrape_token.matches(secret):
-        token = await token_for(ctx, secret)
-        if token is None:
-            ctx.counters["auth_rejected"] += 1
-            raise unauthorized("unknown, revoked or expired token")
-        if not may(token.role, Action.METRICS):
-            raise await refuse(ctx, token, "read the metrics")
+        token = await authenticated(ctx, header)
+        await permitted(ctx, token, Action.METRICS, "read the metrics")
     # The classic text format (every name is a legacy one): Prometheus 2 and 3 both read it.
     return Response(await served.scrape(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
