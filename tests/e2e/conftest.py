@@ -6,8 +6,6 @@ Screenshots go to tests/e2e/artifacts/ for people to look at.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,40 +19,20 @@ from support.browser import (
     SCENARIO,
     Served,
     Watched,
-    wait_ready,
+    serving,
     wait_scenario,
 )
-from support.process import free_port, holdfire, stop
 
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data = tmp_path_factory.mktemp("e2e-data")
-    port = free_port()
-    log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed after the process ends
-    command = [
-        *holdfire(),
-        "serve",
-        "--data", str(data),
-        "--http", f"127.0.0.1:{port}",
-        "--cot-tcp", "off",
-        "--cot-tls", "off",
-        "--scenario", SCENARIO,
-        "--speed", "20",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    served = Served(f"http://127.0.0.1:{port}", data, process)
-    try:
-        wait_ready(served, 30)
-        served.tokens["admin"] = (data / "admin.token").read_text().strip()
+    with serving(data, "--scenario", SCENARIO, "--speed", "20") as served:
         for role in ROLES[:-1]:
             made = served.api("POST", "/tokens", {"name": f"e2e-{role}", "role": role})
             served.tokens[role] = made["token"]
         wait_scenario(served, 60)
         yield served
-    finally:
-        stop(process)
-        log.close()
 
 
 # Per module: sync Playwright runs an event loop on this thread while it is open, which the

@@ -1375,19 +1375,7 @@ async def test_closing_the_server_does_not_wait_for_a_stalled_client(tmp_path: P
     running = await serve(tmp_path, write_high_water=16 * 1024)
     net = Net(running, tmp_path)
     try:
-        stalled = await net.tcp("stalled", rcvbuf=4096, read=False)
-        stalled.send(sa("ANDROID-stalled", "STALLED"))
-        conn = await net.bound("ANDROID-stalled")
-        sender = await net.tcp("sender")
-        padding = "x" * 8000
-        for n in range(800):
-            sender.send(sa("ANDROID-sender", "SENDER", remarks=f"{n} {padding}"))
-        await sender.drain()
-        for _ in range(int(TIMEOUT / 0.01)):
-            if conn.sink.paused:
-                break
-            await asyncio.sleep(0.01)
-        assert conn.sink.paused
+        await backed_up_reader(net, "ANDROID-sender", "SENDER")
         loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.wait_for(running.close(), TIMEOUT)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from holdfire.cli import app
 from holdfire.codecs.json import clearance_to_dict, format_time, parse_time
 from holdfire.engine.clearance import evaluate
 from holdfire.service.replay import picture_at
-from support.browser import Served, wait_ready
-from support.process import free_port, holdfire, stop
+from support.browser import Served, serving
+from support.process import holdfire
 
 pytestmark = pytest.mark.integration
 
@@ -62,17 +61,7 @@ class Story:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     data = tmp_path_factory.mktemp("replay-data")
-    port = free_port()
-    log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed after the process ends
-    command = [
-        *holdfire(), "serve", "--data", str(data), "--http", f"127.0.0.1:{port}",
-        "--cot-tcp", "off", "--cot-tls", "off",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    served = Served(f"http://127.0.0.1:{port}", data, process)
-    try:
-        wait_ready(served, 30)
-        served.tokens["admin"] = (data / "admin.token").read_text().strip()
+    with serving(data) as served:
         for role in ("observer", "fires", "planner", "reporter"):
             body = {"name": f"t-{role}", "role": role, "units": ["f1"] * (role == "reporter")}
             served.tokens[role] = served.api("POST", "/tokens", body)["token"]
@@ -90,9 +79,6 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         served.api("DELETE", f"/measures/{nfa_id}")
         clear = served.api("POST", "/checks", ask, role="fires")
         yield Story(served, hold, clear)
-    finally:
-        stop(process)
-        log.close()
 
 
 def codes(clearance: dict[str, Any]) -> set[str]:

@@ -7,15 +7,20 @@ tests/e2e/artifacts/ for people to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
+
+from support.process import free_port, holdfire, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
@@ -55,6 +60,26 @@ class Served:
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
             return json.loads(raw) if raw else None
+
+
+@contextlib.contextmanager
+def serving(data: Path, *args: str) -> Iterator[Served]:
+    """`holdfire serve` on `data` (plain HTTP on a free port, no CoT, and `args`), ready, with
+    the admin token it wrote; stopped at the end, its log in `data/serve.log`."""
+    port = free_port()
+    command = [*holdfire(), "serve", "--data", str(data), "--http", f"127.0.0.1:{port}",
+               "--cot-tcp", "off", "--cot-tls", "off", *args]  # fmt: skip
+    with open(data / "serve.log", "wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
+        served = Served(f"http://127.0.0.1:{port}", data, process)
+        try:
+            wait_ready(served, 30)
+            served.tokens["admin"] = (data / "admin.token").read_text().strip()
+            yield served
+        finally:
+            stop(process)
 
 
 def wait_ready(served: Served, deadline_s: float) -> None:
